@@ -1,0 +1,303 @@
+//! The 256-action layout and the legal-action mask (GAME.md, "Actions").
+//!
+//! | index    | action                                                |
+//! |----------|-------------------------------------------------------|
+//! | 0..49    | play hand card h with argument t: `5h + t`            |
+//! | 50..74   | attack: `50 + 5a + d`                                 |
+//! | 75..134  | ability of slot s with target u: `75 + 12s + u`       |
+//! | 135..254 | reserved, never legal                                 |
+//! | 255      | end turn                                              |
+
+use crate::cards::{self, Kind, TargetRule};
+use crate::keywords::Keyword;
+use crate::state::{Game, Player, F_ABILITY_USED, F_SILENCED, F_SUMMONED, HAND_MAX, LANES};
+
+/// Number of action indices.
+pub const NUM_ACTIONS: usize = 256;
+/// First attack index.
+pub const ATTACK_BASE: u8 = 50;
+/// First ability index.
+pub const ABILITY_BASE: u8 = 75;
+/// The end-turn action.
+pub const END_TURN: u8 = 255;
+
+/// Ability target argument: none, or the creature itself.
+pub const ABILITY_NONE: u8 = 0;
+/// Ability target argument of enemy slot 0 (1..=5 are enemy slots 0..4).
+pub const ABILITY_ENEMY_SLOT: u8 = 1;
+/// Ability target argument of own slot 0 (6..=10 are own slots 0..4).
+pub const ABILITY_OWN_SLOT: u8 = 6;
+/// Ability target argument of the enemy player.
+pub const ABILITY_ENEMY_PLAYER: u8 = 11;
+
+/// A decoded action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Play hand card `hand` with argument `arg` (lane, support slot, or target slot).
+    Play { hand: u8, arg: u8 },
+    /// Attack with own slot `attacker` into enemy slot `defender` (empty = the enemy player).
+    Attack { attacker: u8, defender: u8 },
+    /// Use the ability of the creature in `slot` with target argument `target` (0..=11).
+    Ability { slot: u8, target: u8 },
+    /// End the turn.
+    EndTurn,
+}
+
+impl Action {
+    /// Decodes an index; `None` for the reserved indices 135..=254.
+    #[inline]
+    pub const fn decode(index: u8) -> Option<Action> {
+        match index {
+            0..=49 => Some(Action::Play { hand: index / 5, arg: index % 5 }),
+            50..=74 => {
+                let i = index - ATTACK_BASE;
+                Some(Action::Attack { attacker: i / 5, defender: i % 5 })
+            }
+            75..=134 => {
+                let i = index - ABILITY_BASE;
+                Some(Action::Ability { slot: i / 12, target: i % 12 })
+            }
+            255 => Some(Action::EndTurn),
+            _ => None,
+        }
+    }
+
+    /// The action's index.
+    pub const fn index(self) -> u8 {
+        match self {
+            Action::Play { hand, arg } => hand * 5 + arg,
+            Action::Attack { attacker, defender } => ATTACK_BASE + attacker * 5 + defender,
+            Action::Ability { slot, target } => ABILITY_BASE + slot * 12 + target,
+            Action::EndTurn => END_TURN,
+        }
+    }
+}
+
+/// The legal actions as a 256-bit set (bit i = action i).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct ActionMask {
+    /// Bits 0..127.
+    pub lo: u128,
+    /// Bits 128..255.
+    pub hi: u128,
+}
+
+impl ActionMask {
+    /// True when action `i` is legal.
+    #[inline(always)]
+    pub const fn has(&self, i: u8) -> bool {
+        if i < 128 {
+            self.lo >> i & 1 != 0
+        } else {
+            self.hi >> (i - 128) & 1 != 0
+        }
+    }
+
+    /// Number of legal actions.
+    #[inline(always)]
+    pub const fn count(&self) -> u32 {
+        self.lo.count_ones() + self.hi.count_ones()
+    }
+
+    /// The `k`-th legal action in index order (`k` < `count()`).
+    #[inline]
+    pub fn nth(&self, mut k: u32) -> u8 {
+        let n_lo = self.lo.count_ones();
+        let (mut bits, base) = if k < n_lo {
+            (self.lo, 0u8)
+        } else {
+            k -= n_lo;
+            (self.hi, 128u8)
+        };
+        for _ in 0..k {
+            bits &= bits - 1;
+        }
+        base + bits.trailing_zeros() as u8
+    }
+
+    /// The legal actions in index order.
+    pub fn iter(&self) -> impl Iterator<Item = u8> + '_ {
+        let mut lo = self.lo;
+        let mut hi = self.hi;
+        std::iter::from_fn(move || {
+            if lo != 0 {
+                let i = lo.trailing_zeros() as u8;
+                lo &= lo - 1;
+                Some(i)
+            } else if hi != 0 {
+                let i = hi.trailing_zeros() as u8;
+                hi &= hi - 1;
+                Some(128 + i)
+            } else {
+                None
+            }
+        })
+    }
+
+    /// Writes 1 for legal and 0 for illegal actions into a 256-byte buffer.
+    #[inline]
+    pub fn write_bytes(&self, out: &mut [u8; NUM_ACTIONS]) {
+        *out = [0; NUM_ACTIONS];
+        let mut lo = self.lo;
+        while lo != 0 {
+            out[lo.trailing_zeros() as usize] = 1;
+            lo &= lo - 1;
+        }
+        let mut hi = self.hi;
+        while hi != 0 {
+            out[128 + hi.trailing_zeros() as usize] = 1;
+            hi &= hi - 1;
+        }
+    }
+}
+
+/// Bit set of a player's occupied lanes.
+#[inline(always)]
+fn occupied(p: &Player) -> u32 {
+    let mut m = 0;
+    for s in 0..LANES {
+        m |= (p.board[s].present() as u32) << s;
+    }
+    m
+}
+
+/// Lanes of `p` that hold a creature the enemy may target (present, not stealthed).
+#[inline(always)]
+fn targetable(p: &Player) -> u32 {
+    let mut m = 0;
+    for s in 0..LANES {
+        let c = &p.board[s];
+        m |= (c.present() && !p.keywords_of(c).has(Keyword::Stealth)) as u32 * (1 << s);
+    }
+    m
+}
+
+/// True when the creature in `slot` may attack now.
+#[inline(always)]
+pub fn can_attack(p: &Player, slot: usize) -> bool {
+    let c = &p.board[slot];
+    if !c.present() {
+        return false;
+    }
+    let kw = p.keywords_of(c);
+    let max_attacks = if kw.has(Keyword::Frenzy) { 2 } else { 1 };
+    c.attacks < max_attacks
+        && p.attack_of(c) > 0
+        && (c.flags & F_SUMMONED == 0 || kw.has(Keyword::Rush))
+}
+
+/// Builds the legal-action set of the player to move. Empty once the game is over.
+pub fn legal_mask(g: &Game) -> ActionMask {
+    let mut m = ActionMask::default();
+    if g.is_over() {
+        return m;
+    }
+    let me = &g.players[g.active as usize];
+    let foe = &g.players[1 - g.active as usize];
+    let own_occupied = occupied(me);
+    let own_empty = !own_occupied & 0b11111;
+    let foe_occupied = occupied(foe);
+    let foe_targetable = targetable(foe);
+
+    // Play a card: 1 AP plus its essence cost.
+    if me.ap >= 1 {
+        let mut support_empty = 0u32;
+        for (i, s) in me.supports.iter().enumerate() {
+            support_empty |= (!s.present() as u32) << i;
+        }
+        for h in 0..(me.hand_len as usize).min(HAND_MAX) {
+            let card = cards::card(me.hand[h]);
+            if card.cost > me.essence {
+                continue;
+            }
+            let args = match card.kind {
+                Kind::Creature { .. } => own_empty,
+                Kind::Support { .. } => support_empty,
+                Kind::Spell { target, .. } => match target {
+                    TargetRule::EnemyCreature => foe_targetable,
+                    TargetRule::OwnCreature => own_occupied,
+                    TargetRule::None | TargetRule::EnemyPlayer | TargetRule::OwnPlayer => 1,
+                },
+            };
+            m.lo |= (args as u128) << (5 * h);
+        }
+    }
+
+    // Attacks: lane range a-1..=a+1 (Ranged: any); Guard must be attacked first.
+    let mut guards = 0u32;
+    for s in 0..LANES {
+        if foe_targetable >> s & 1 != 0 && foe.slot_has(s, Keyword::Guard) {
+            guards |= 1 << s;
+        }
+    }
+    let foe_open = if guards != 0 { guards } else { foe_targetable | (!foe_occupied & 0b11111) };
+    for a in 0..LANES {
+        if !can_attack(me, a) {
+            continue;
+        }
+        let range = if me.slot_has(a, Keyword::Ranged) { 0b11111 } else { (0b111 << a >> 1) & 0b11111 };
+        let targets = range & foe_open;
+        m.lo |= (targets as u128) << (ATTACK_BASE as usize + 5 * a);
+    }
+
+    // Activated abilities: essence cost, once per turn, not silenced.
+    for s in 0..LANES {
+        let c = &me.board[s];
+        if !c.present() || c.flags & (F_ABILITY_USED | F_SILENCED) != 0 {
+            continue;
+        }
+        let Some(ab) = cards::card(c.card).ability() else { continue };
+        if ab.cost > me.essence {
+            continue;
+        }
+        let targets: u32 = match ab.target {
+            TargetRule::None | TargetRule::OwnPlayer => 1 << ABILITY_NONE,
+            TargetRule::EnemyCreature => foe_targetable << ABILITY_ENEMY_SLOT,
+            TargetRule::OwnCreature => own_occupied << ABILITY_OWN_SLOT,
+            TargetRule::EnemyPlayer => 1 << ABILITY_ENEMY_PLAYER,
+        };
+        let base = ABILITY_BASE as usize + 12 * s;
+        if base + 12 <= 128 {
+            m.lo |= (targets as u128) << base;
+        } else if base >= 128 {
+            m.hi |= (targets as u128) << (base - 128);
+        } else {
+            m.lo |= (targets as u128) << base;
+            m.hi |= (targets as u128) >> (128 - base);
+        }
+    }
+
+    m.hi |= 1u128 << (END_TURN - 128);
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decode_and_index_round_trip() {
+        for i in 0..=255u8 {
+            match Action::decode(i) {
+                Some(a) => assert_eq!(a.index(), i),
+                None => assert!((135..=254).contains(&i)),
+            }
+        }
+        assert_eq!(Action::decode(0), Some(Action::Play { hand: 0, arg: 0 }));
+        assert_eq!(Action::decode(49), Some(Action::Play { hand: 9, arg: 4 }));
+        assert_eq!(Action::decode(50 + 5 * 2 + 3), Some(Action::Attack { attacker: 2, defender: 3 }));
+        assert_eq!(Action::decode(75 + 12 * 4 + 11), Some(Action::Ability { slot: 4, target: 11 }));
+        assert_eq!(Action::decode(255), Some(Action::EndTurn));
+    }
+
+    #[test]
+    fn mask_bits_iterate_and_expand() {
+        let m = ActionMask { lo: (1 << 3) | (1 << 127), hi: 1 << 127 };
+        assert_eq!(m.iter().collect::<Vec<_>>(), vec![3, 127, 255]);
+        assert_eq!((m.nth(0), m.nth(1), m.nth(2)), (3, 127, 255));
+        let mut bytes = [7u8; 256];
+        m.write_bytes(&mut bytes);
+        assert_eq!(bytes.iter().map(|&b| b as u32).sum::<u32>(), 3);
+        assert_eq!((bytes[3], bytes[127], bytes[255]), (1, 1, 1));
+    }
+}

@@ -1,0 +1,270 @@
+//! Card definitions: the vocabulary (this file) and the card table (`data.rs`).
+//!
+//! Cards are data, not control flow: a card is a row of cost, stats, keywords,
+//! triggers and effects, and the rules engine interprets the rows. A designer
+//! adds a card by adding a row to `data.rs`; nothing in the engine changes.
+
+mod data;
+pub mod presets;
+
+use crate::keywords::Keywords;
+
+pub use data::CARDS;
+
+/// A card's index in [`CARDS`]. Stable across releases: new cards are appended.
+pub type CardId = u16;
+
+/// The card's faction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Faction {
+    /// Defence: Guard, Fortify, Shield, Piercing.
+    Argentum,
+    /// Swarm tempo: Rush, Lethal, Regenerate, Frenzy, Volatile.
+    Symbiote,
+    /// Burst and drain: Lifesteal, Quick, Stealth, Ephemeral.
+    Obsidion,
+    /// Utility, usable by every deck: Ranged, Charge, Ward.
+    Neutral,
+}
+
+impl Faction {
+    /// The faction's name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Faction::Argentum => "Argentum",
+            Faction::Symbiote => "Symbiote",
+            Faction::Obsidion => "Obsidion",
+            Faction::Neutral => "Neutral",
+        }
+    }
+}
+
+/// How many copies a deck may hold, and whether the card can be in a deck at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rarity {
+    /// Up to 2 copies per deck.
+    Common,
+    /// At most 1 copy per deck.
+    Legendary,
+    /// Made by effects only (`Effect::Summon`); never allowed in a deck.
+    Token,
+}
+
+/// Who a spell or an activated ability may target. The target is the action's
+/// argument (see GAME.md, "Actions").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TargetRule {
+    /// No target (spell argument 0; ability argument 0 = "none or self").
+    None,
+    /// A non-stealthed enemy creature.
+    EnemyCreature,
+    /// One of the caster's own creatures.
+    OwnCreature,
+    /// The enemy player (spell argument 0, ability argument 11).
+    EnemyPlayer,
+    /// The caster (spell argument 0, ability argument 0).
+    OwnPlayer,
+}
+
+/// A filter for area effects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Filter {
+    /// Every creature of the side.
+    Any,
+    /// Creatures whose current health is at most N.
+    HealthAtMost(i8),
+    /// Creatures that have the keyword (bit index, see [`crate::keywords::Keyword`]).
+    HasKeyword(crate::keywords::Keyword),
+}
+
+/// What an effect acts on, relative to the effect's owner and source.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// The target chosen by the action (spells and activated abilities).
+    Chosen,
+    /// The source creature itself (fizzles if it has left the board).
+    This,
+    /// The enemy creature in the source creature's lane, if any.
+    Opposite,
+    /// The source creature's own neighbours (lanes s-1 and s+1).
+    Adjacent,
+    /// The other creature of a combat event: the defender for `OnAttack`,
+    /// the victim for `OnKill`. Fizzles when there is none.
+    Other,
+    /// Every enemy creature that passes the filter.
+    AllEnemies(Filter),
+    /// Every own creature that passes the filter (the source included).
+    AllAllies(Filter),
+    /// Every creature on both boards that passes the filter.
+    AllCreatures(Filter),
+    /// The owner's opponent.
+    EnemyPlayer,
+    /// The owner.
+    OwnPlayer,
+}
+
+/// One effect. Effects resolve one at a time through a first-in first-out queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// Deal damage to creatures or a player.
+    Damage(Target, i8),
+    /// Heal creatures (up to their max health) or a player (up to 30).
+    Heal(Target, i8),
+    /// Change attack and health (negative values debuff; health buffs raise max health).
+    Buff(Target, i8, i8),
+    /// The owner draws N cards.
+    Draw(u8),
+    /// Destroy creatures (death triggers fire).
+    Destroy(Target),
+    /// Summon N copies of a token into the owner's leftmost empty lanes.
+    Summon(CardId, u8),
+    /// Grant keywords.
+    Grant(Target, Keywords),
+    /// Remove keywords.
+    Remove(Target, Keywords),
+    /// Remove every keyword, trigger and ability (stat changes stay).
+    Silence(Target),
+    /// The owner gains N essence this turn (above max, up to 10).
+    GainEssence(u8),
+    /// Return creatures to their owner's hand as fresh cards (a full hand discards them;
+    /// tokens vanish).
+    ReturnToHand(Target),
+}
+
+/// When a triggered ability fires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum When {
+    /// The card is played from hand.
+    OnPlay,
+    /// The creature dies.
+    OnDeath,
+    /// The creature attacks (resolves before combat damage).
+    OnAttack,
+    /// The creature kills a creature in combat (and survives).
+    OnKill,
+    /// The creature takes damage and survives.
+    OnDamaged,
+    /// The owner's turn starts.
+    StartOfTurn,
+    /// The owner's turn ends.
+    EndOfTurn,
+    /// Another creature of the same owner dies.
+    AllyDies,
+}
+
+/// A triggered ability: when it fires, its effects are queued in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Trigger {
+    /// The event.
+    pub when: When,
+    /// The effects, queued in order.
+    pub effects: &'static [Effect],
+}
+
+/// An activated ability: pay the essence cost (no AP), once per turn per creature.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ability {
+    /// Essence cost (at least 1).
+    pub cost: u8,
+    /// Who it may target.
+    pub target: TargetRule,
+    /// The effects; `Target::Chosen` refers to the chosen target.
+    pub effects: &'static [Effect],
+}
+
+/// A support's passive aura on its owner's creatures. It leaves with the support.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Aura {
+    /// Added to attack.
+    pub attack: i8,
+    /// Added to health (and max health).
+    pub health: i8,
+    /// Granted keywords.
+    pub keywords: Keywords,
+}
+
+/// The card's type and type-specific numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A creature that occupies a lane.
+    Creature {
+        /// Attack.
+        attack: i8,
+        /// Health.
+        health: i8,
+        /// Printed keywords.
+        keywords: Keywords,
+        /// Optional activated ability.
+        ability: Option<Ability>,
+    },
+    /// A spell: resolves and goes away.
+    Spell {
+        /// Who it may target.
+        target: TargetRule,
+        /// The effects.
+        effects: &'static [Effect],
+    },
+    /// A support: occupies a support slot for `durability` of its owner's turns.
+    Support {
+        /// Loses 1 at each of its owner's end of turn; leaves at 0.
+        durability: u8,
+        /// Passive aura.
+        aura: Aura,
+    },
+}
+
+/// One card, as a row of data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CardDef {
+    /// Index in [`CARDS`].
+    pub id: CardId,
+    /// Unique name.
+    pub name: &'static str,
+    /// Faction.
+    pub faction: Faction,
+    /// Deck-building rarity.
+    pub rarity: Rarity,
+    /// Essence cost (0..=10).
+    pub cost: u8,
+    /// Type and numbers.
+    pub kind: Kind,
+    /// Triggered abilities (creatures and supports).
+    pub triggers: &'static [Trigger],
+    /// Rules text shown to players.
+    pub text: &'static str,
+}
+
+impl CardDef {
+    /// The creature's activated ability, if any.
+    pub fn ability(&self) -> Option<&'static Ability> {
+        match &CARDS[self.id as usize].kind {
+            Kind::Creature { ability: Some(a), .. } => Some(a),
+            _ => None,
+        }
+    }
+
+    /// True for creature cards.
+    pub const fn is_creature(&self) -> bool {
+        matches!(self.kind, Kind::Creature { .. })
+    }
+}
+
+/// The card with this id, or `None` for an unknown id.
+#[inline]
+pub fn get(id: CardId) -> Option<&'static CardDef> {
+    CARDS.get(id as usize)
+}
+
+/// The card with this id. Panics on an unknown id: engine-internal ids are always valid.
+#[inline(always)]
+pub fn card(id: CardId) -> &'static CardDef {
+    &CARDS[id as usize]
+}
+
+/// The card with this exact name.
+pub fn by_name(name: &str) -> Option<&'static CardDef> {
+    CARDS.iter().find(|c| c.name == name)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,134 @@
+//! The 326-float observation, from the perspective of the player to move.
+//! Layout, offset by offset: `docs/OBSERVATION.md`. Bump [`OBS_VERSION`]
+//! whenever it changes.
+
+use crate::actions::can_attack;
+use crate::cards::{self, Kind};
+use crate::keywords::Keyword;
+use crate::state::{Game, Player, HAND_MAX, LANES, SUPPORT_SLOTS};
+
+/// Floats in an observation.
+pub const OBS_SIZE: usize = 326;
+/// Version of the layout below.
+pub const OBS_VERSION: u32 = 1;
+
+/// Global features (turn, seat, mode, both players' counters).
+pub const GLOBAL_OFFSET: usize = 0;
+/// Features per player in the global block.
+pub const PLAYER_FEATURES: usize = 7;
+/// Both hands: mine then the opponent's, 10 cards x 5 features.
+pub const HAND_OFFSET: usize = 16;
+/// Features per hand card.
+pub const HAND_FEATURES: usize = 5;
+/// Both boards: mine then the opponent's, 5 lanes x 19 features.
+pub const BOARD_OFFSET: usize = HAND_OFFSET + 2 * HAND_MAX * HAND_FEATURES;
+/// Features per lane.
+pub const SLOT_FEATURES: usize = 3 + 16;
+/// Both support rows: mine then the opponent's, 2 slots x 5 features.
+pub const SUPPORT_OFFSET: usize = BOARD_OFFSET + 2 * LANES * SLOT_FEATURES;
+/// Features per support slot.
+pub const SUPPORT_FEATURES: usize = 5;
+
+const _: () = assert!(SUPPORT_OFFSET + 2 * SUPPORT_SLOTS * SUPPORT_FEATURES == OBS_SIZE);
+
+/// Writes the observation of the player to move into `out`.
+pub fn observe(g: &Game, out: &mut [f32; OBS_SIZE]) {
+    let me = g.active as usize;
+    let seats = [me, 1 - me];
+    out[0] = g.turn as f32 / 30.0;
+    out[1] = me as f32;
+    out[2] = g.mode as u8 as f32;
+    for (i, &seat) in seats.iter().enumerate() {
+        let p = &g.players[seat];
+        let o = &mut out[3 + i * PLAYER_FEATURES..3 + (i + 1) * PLAYER_FEATURES];
+        o[0] = p.life as f32 / 30.0;
+        o[1] = p.essence as f32 / 10.0;
+        o[2] = p.max_essence as f32 / 10.0;
+        o[3] = p.ap as f32 / 3.0;
+        o[4] = p.deck_len as f32 / 30.0;
+        o[5] = p.hand_len as f32 / 10.0;
+        o[6] = p.vp as f32 / 50.0;
+    }
+    for (i, &seat) in seats.iter().enumerate() {
+        write_hand(&g.players[seat], &mut out[HAND_OFFSET + i * HAND_MAX * HAND_FEATURES..][..HAND_MAX * HAND_FEATURES]);
+        write_board(&g.players[seat], i == 0, &mut out[BOARD_OFFSET + i * LANES * SLOT_FEATURES..][..LANES * SLOT_FEATURES]);
+        write_supports(&g.players[seat], &mut out[SUPPORT_OFFSET + i * SUPPORT_SLOTS * SUPPORT_FEATURES..][..SUPPORT_SLOTS * SUPPORT_FEATURES]);
+    }
+}
+
+#[inline(always)]
+fn write_hand(p: &Player, out: &mut [f32]) {
+    for h in 0..HAND_MAX {
+        let o = &mut out[h * HAND_FEATURES..(h + 1) * HAND_FEATURES];
+        if h >= p.hand_len as usize {
+            o.fill(0.0);
+            continue;
+        }
+        let c = cards::card(p.hand[h]);
+        o[0] = c.cost as f32 / 10.0;
+        match c.kind {
+            Kind::Creature { attack, health, .. } => {
+                o[1] = attack as f32 / 10.0;
+                o[2] = health as f32 / 10.0;
+                o[3] = 0.0;
+                o[4] = 0.0;
+            }
+            Kind::Spell { .. } => {
+                o[1] = 0.0;
+                o[2] = 0.0;
+                o[3] = 1.0;
+                o[4] = 0.0;
+            }
+            Kind::Support { durability, .. } => {
+                o[1] = 0.0;
+                o[2] = durability as f32 / 5.0;
+                o[3] = 0.0;
+                o[4] = 1.0;
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn write_board(p: &Player, mine: bool, out: &mut [f32]) {
+    for s in 0..LANES {
+        let o = &mut out[s * SLOT_FEATURES..(s + 1) * SLOT_FEATURES];
+        let c = &p.board[s];
+        if !c.present() {
+            o.fill(0.0);
+            continue;
+        }
+        o[0] = p.attack_of(c) as f32 / 10.0;
+        o[1] = p.health_of(c) as f32 / 10.0;
+        o[2] = if mine { can_attack(p, s) as u8 as f32 } else { 1.0 };
+        let kw = p.keywords_of(c);
+        for k in Keyword::ALL {
+            o[3 + k as usize] = kw.has(k) as u8 as f32;
+        }
+    }
+}
+
+#[inline(always)]
+fn write_supports(p: &Player, out: &mut [f32]) {
+    for s in 0..SUPPORT_SLOTS {
+        let o = &mut out[s * SUPPORT_FEATURES..(s + 1) * SUPPORT_FEATURES];
+        let sup = &p.supports[s];
+        match (sup.present(), sup.present().then(|| cards::card(sup.card).kind)) {
+            (true, Some(Kind::Support { aura, .. })) => {
+                o[0] = 1.0;
+                o[1] = sup.durability as f32 / 5.0;
+                o[2] = aura.attack as f32 / 3.0;
+                o[3] = aura.health as f32 / 3.0;
+                o[4] = (!aura.keywords.is_empty()) as u8 as f32;
+            }
+            _ => o.fill(0.0),
+        }
+    }
+}
+
+impl Game {
+    /// The observation of the player to move.
+    pub fn observe(&self, out: &mut [f32; OBS_SIZE]) {
+        observe(self, out)
+    }
+}

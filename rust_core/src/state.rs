@@ -1,0 +1,419 @@
+//! The game state: plain data in fixed-size arrays, so a clone is one memcpy
+//! and never touches the heap.
+
+use crate::cards::{self, CardId, Kind};
+use crate::decks::{Deck, DECK_SIZE};
+use crate::keywords::{Keyword, Keywords};
+use crate::rng::Rng;
+
+/// Creature slots (lanes) per player.
+pub const LANES: usize = 5;
+/// Support slots per player.
+pub const SUPPORT_SLOTS: usize = 2;
+/// Cards a hand can hold; a card drawn into a full hand is discarded.
+pub const HAND_MAX: usize = 10;
+/// Starting (and maximum) life.
+pub const START_LIFE: i16 = 30;
+/// Essence cap.
+pub const MAX_ESSENCE: u8 = 10;
+/// Action points at the start of each turn.
+pub const AP_PER_TURN: u8 = 3;
+/// The game ends when the turn counter would pass this (15 turns each).
+pub const TURN_LIMIT: u16 = 30;
+/// Victory points that win an `essence_duel` game.
+pub const VP_TO_WIN: i16 = 50;
+/// Cards each player draws at the start; player 1 draws `SECOND_PLAYER_BONUS` more.
+pub const OPENING_HAND: usize = 4;
+/// Extra opening cards for player 1, who moves second.
+pub const SECOND_PLAYER_BONUS: usize = 2;
+
+/// Marker for an empty creature or support slot.
+pub const EMPTY: CardId = CardId::MAX;
+
+/// Game mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[repr(u8)]
+pub enum Mode {
+    /// Reduce the enemy to 0 life (the default).
+    #[default]
+    Attrition = 0,
+    /// As attrition, and 50 victory points (1 per damage dealt to the enemy player) win at once.
+    EssenceDuel = 1,
+}
+
+impl Mode {
+    /// Parses `"attrition"` or `"essence_duel"`.
+    pub fn parse(name: &str) -> Option<Mode> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "attrition" => Some(Mode::Attrition),
+            "essence_duel" => Some(Mode::EssenceDuel),
+            _ => None,
+        }
+    }
+
+    /// The mode's name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Mode::Attrition => "attrition",
+            Mode::EssenceDuel => "essence_duel",
+        }
+    }
+}
+
+/// How the game stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Outcome {
+    /// Still being played.
+    #[default]
+    Running,
+    /// Player 0 or 1 won.
+    Winner(u8),
+    /// A draw (both at 0 life at once, or equal life at the turn limit).
+    Draw,
+}
+
+/// Creature flag: entered play this turn (cannot attack without Rush).
+pub const F_SUMMONED: u8 = 1;
+/// Creature flag: its activated ability was used this turn.
+pub const F_ABILITY_USED: u8 = 2;
+/// Creature flag: silenced (no triggers, no ability, no keywords).
+pub const F_SILENCED: u8 = 4;
+/// Creature flag: destroyed, will be removed at the next death check.
+pub const F_DOOMED: u8 = 8;
+
+/// A creature on the board. Stats exclude support auras, which are kept per
+/// player and added on read (see [`Player::attack_of`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Creature {
+    /// The card, or [`EMPTY`] for an empty slot.
+    pub card: CardId,
+    /// A per-game identity, so queued effects find their source after other changes.
+    pub uid: u16,
+    /// Attack, with buffs (without auras).
+    pub attack: i16,
+    /// Current health, with buffs and damage (without auras).
+    pub health: i16,
+    /// Maximum health, with buffs (without auras).
+    pub max_health: i16,
+    /// Own keywords (printed and granted).
+    pub keywords: Keywords,
+    /// Keywords taken away (used Shield and Ward, lost Stealth, removals, silence);
+    /// they mask aura keywords too.
+    pub suppressed: Keywords,
+    /// `F_*` flags.
+    pub flags: u8,
+    /// Attacks made this turn.
+    pub attacks: u8,
+}
+
+impl Creature {
+    /// The empty slot.
+    pub const NONE: Creature = Creature {
+        card: EMPTY,
+        uid: 0,
+        attack: 0,
+        health: 0,
+        max_health: 0,
+        keywords: Keywords::NONE,
+        suppressed: Keywords::NONE,
+        flags: 0,
+        attacks: 0,
+    };
+
+    /// A fresh creature of `card` entering play this turn.
+    pub fn new(card: CardId, uid: u16) -> Creature {
+        match cards::card(card).kind {
+            Kind::Creature { attack, health, keywords, .. } => Creature {
+                card,
+                uid,
+                attack: attack as i16,
+                health: health as i16,
+                max_health: health as i16,
+                keywords,
+                suppressed: Keywords::NONE,
+                flags: F_SUMMONED,
+                attacks: 0,
+            },
+            _ => panic!("card {card} is not a creature"),
+        }
+    }
+
+    /// True when the slot holds a creature.
+    #[inline(always)]
+    pub const fn present(&self) -> bool {
+        self.card != EMPTY
+    }
+
+    /// True when the flag is set.
+    #[inline(always)]
+    pub const fn has_flag(&self, f: u8) -> bool {
+        self.flags & f != 0
+    }
+}
+
+/// A support on the board.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Support {
+    /// The card, or [`EMPTY`].
+    pub card: CardId,
+    /// Owner's turns left.
+    pub durability: u8,
+}
+
+impl Support {
+    /// The empty slot.
+    pub const NONE: Support = Support { card: EMPTY, durability: 0 };
+
+    /// True when the slot holds a support.
+    #[inline(always)]
+    pub const fn present(&self) -> bool {
+        self.card != EMPTY
+    }
+}
+
+/// One player's side of the table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Player {
+    /// Life (30 at start, never healed above 30).
+    pub life: i16,
+    /// Victory points (`essence_duel` only).
+    pub vp: i16,
+    /// Essence available now.
+    pub essence: u8,
+    /// Essence refilled each turn (+1 per turn, cap 10).
+    pub max_essence: u8,
+    /// Action points left this turn.
+    pub ap: u8,
+    /// Cards in hand.
+    pub hand_len: u8,
+    /// Cards left in the deck.
+    pub deck_len: u8,
+    /// The hand, in order; the first `hand_len` entries are cards.
+    pub hand: [CardId; HAND_MAX],
+    /// The deck; the top card is `deck[deck_len - 1]`.
+    pub deck: [CardId; DECK_SIZE],
+    /// The lanes.
+    pub board: [Creature; LANES],
+    /// The support slots.
+    pub supports: [Support; SUPPORT_SLOTS],
+    /// Sum of the supports' attack auras.
+    pub aura_attack: i16,
+    /// Sum of the supports' health auras.
+    pub aura_health: i16,
+    /// Union of the supports' keyword auras.
+    pub aura_keywords: Keywords,
+}
+
+impl Player {
+    fn new(deck: &[CardId; DECK_SIZE]) -> Player {
+        Player {
+            life: START_LIFE,
+            vp: 0,
+            essence: 0,
+            max_essence: 0,
+            ap: 0,
+            hand_len: 0,
+            deck_len: DECK_SIZE as u8,
+            hand: [EMPTY; HAND_MAX],
+            deck: *deck,
+            board: [Creature::NONE; LANES],
+            supports: [Support::NONE; SUPPORT_SLOTS],
+            aura_attack: 0,
+            aura_health: 0,
+            aura_keywords: Keywords::NONE,
+        }
+    }
+
+    /// The creature's attack with auras (never below 0).
+    #[inline(always)]
+    pub fn attack_of(&self, c: &Creature) -> i16 {
+        (c.attack + self.aura_attack).max(0)
+    }
+
+    /// The creature's health with auras.
+    #[inline(always)]
+    pub fn health_of(&self, c: &Creature) -> i16 {
+        c.health + self.aura_health
+    }
+
+    /// The creature's keywords with auras, less the suppressed ones.
+    #[inline(always)]
+    pub fn keywords_of(&self, c: &Creature) -> Keywords {
+        c.keywords.union(self.aura_keywords).minus(c.suppressed)
+    }
+
+    /// True when the creature in `slot` has keyword `k` (false for an empty slot).
+    #[inline(always)]
+    pub fn slot_has(&self, slot: usize, k: Keyword) -> bool {
+        let c = &self.board[slot];
+        c.present() && self.keywords_of(c).has(k)
+    }
+
+    /// Recomputes the aura sums from the supports.
+    pub fn recompute_auras(&mut self) {
+        let (mut a, mut h, mut k) = (0, 0, Keywords::NONE);
+        for s in self.supports.iter().filter(|s| s.present()) {
+            if let Kind::Support { aura, .. } = cards::card(s.card).kind {
+                a += aura.attack as i16;
+                h += aura.health as i16;
+                k = k.union(aura.keywords);
+            }
+        }
+        self.aura_attack = a;
+        self.aura_health = h;
+        self.aura_keywords = k;
+    }
+
+    /// Draws the top card; a full hand discards it, an empty deck does nothing.
+    pub fn draw(&mut self) {
+        if self.deck_len == 0 {
+            return;
+        }
+        self.deck_len -= 1;
+        let c = self.deck[self.deck_len as usize];
+        self.deck[self.deck_len as usize] = EMPTY;
+        if (self.hand_len as usize) < HAND_MAX {
+            self.hand[self.hand_len as usize] = c;
+            self.hand_len += 1;
+        }
+    }
+
+    /// Adds a card to the hand if there is room; returns false when it was discarded.
+    pub fn add_to_hand(&mut self, c: CardId) -> bool {
+        if (self.hand_len as usize) < HAND_MAX {
+            self.hand[self.hand_len as usize] = c;
+            self.hand_len += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Removes and returns the hand card at `i`, keeping the others in order.
+    pub fn take_from_hand(&mut self, i: usize) -> CardId {
+        let c = self.hand[i];
+        let n = self.hand_len as usize;
+        self.hand.copy_within(i + 1..n, i);
+        self.hand[n - 1] = EMPTY;
+        self.hand_len -= 1;
+        c
+    }
+
+    /// The cards in hand.
+    pub fn hand(&self) -> &[CardId] {
+        &self.hand[..self.hand_len as usize]
+    }
+}
+
+/// A whole game: both players, whose move it is, the turn counter, the mode,
+/// the outcome, and the two deck lists (kept so `reset` can deal again).
+///
+/// Plain data: `Clone` is a memcpy of a few hundred bytes, and a clone is
+/// fully independent of its original.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Game {
+    /// Both players, by seat.
+    pub players: [Player; 2],
+    /// The seat to move (0 or 1).
+    pub active: u8,
+    /// Player-turns started so far (1 on player 0's first turn).
+    pub turn: u16,
+    /// Next creature identity.
+    pub next_uid: u16,
+    /// The mode.
+    pub mode: Mode,
+    /// How the game stands.
+    pub outcome: Outcome,
+    /// The seed of the current deal.
+    pub seed: u64,
+    /// Actions applied since the deal.
+    pub actions: u32,
+    /// The deck lists, by seat.
+    pub decks: [Deck; 2],
+}
+
+impl Game {
+    /// A new game: shuffles both decks from `seed`, deals the opening hands
+    /// (player 1 gets two extra cards) and starts player 0's first turn.
+    pub fn new(seed: u64, deck0: Deck, deck1: Deck, mode: Mode) -> Game {
+        let mut g = Game {
+            players: [Player::new(&deck0.cards), Player::new(&deck1.cards)],
+            active: 0,
+            turn: 0,
+            next_uid: 1,
+            mode,
+            outcome: Outcome::Running,
+            seed,
+            actions: 0,
+            decks: [deck0, deck1],
+        };
+        g.deal(seed);
+        g
+    }
+
+    /// Deals a new game with the same decks and mode from `seed`.
+    pub fn reset(&mut self, seed: u64) {
+        *self = Game::new(seed, self.decks[0], self.decks[1], self.mode);
+    }
+
+    fn deal(&mut self, seed: u64) {
+        let mut rng = Rng::new(seed);
+        for p in 0..2 {
+            rng.shuffle(&mut self.players[p].deck);
+        }
+        for _ in 0..OPENING_HAND {
+            self.players[0].draw();
+            self.players[1].draw();
+        }
+        for _ in 0..SECOND_PLAYER_BONUS {
+            self.players[1].draw();
+        }
+        crate::rules::start_turn(self);
+    }
+
+    /// The seat to move.
+    #[inline(always)]
+    pub fn current_player(&self) -> usize {
+        self.active as usize
+    }
+
+    /// True once the game has ended.
+    #[inline(always)]
+    pub fn is_over(&self) -> bool {
+        self.outcome != Outcome::Running
+    }
+
+    /// The winner's seat, or `None` for a draw or a running game.
+    pub fn winner(&self) -> Option<usize> {
+        match self.outcome {
+            Outcome::Winner(p) => Some(p as usize),
+            _ => None,
+        }
+    }
+
+    /// The final reward for `seat`: +1 win, -1 loss, 0 draw or still running.
+    pub fn reward(&self, seat: usize) -> f32 {
+        match self.outcome {
+            Outcome::Winner(p) if p as usize == seat => 1.0,
+            Outcome::Winner(_) => -1.0,
+            _ => 0.0,
+        }
+    }
+
+    /// Finds a creature by identity: `(seat, slot)`.
+    #[inline]
+    pub fn find(&self, uid: u16) -> Option<(usize, usize)> {
+        if uid == 0 {
+            return None;
+        }
+        for p in 0..2 {
+            for s in 0..LANES {
+                let c = &self.players[p].board[s];
+                if c.uid == uid && c.present() {
+                    return Some((p, s));
+                }
+            }
+        }
+        None
+    }
+}
