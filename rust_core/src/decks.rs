@@ -72,23 +72,27 @@ impl Deck {
             return Err(DeckError::WrongSize { got: ids.len() });
         }
         let mut out = [0 as CardId; DECK_SIZE];
-        let mut counts = vec![0usize; cards::CARDS.len()];
+        // Unknown ids and tokens first: they are the likelier mistake.
         for (slot, &id) in out.iter_mut().zip(ids) {
             if id < 0 || id as usize >= cards::CARDS.len() {
                 return Err(DeckError::UnknownCard { id });
             }
             let c = cards::card(id as CardId);
-            let max = match c.rarity {
-                Rarity::Token => return Err(DeckError::TokenInDeck { id: c.id, name: c.name }),
-                Rarity::Legendary => 1,
-                Rarity::Common => 2,
-            };
-            counts[id as usize] += 1;
-            if counts[id as usize] > max {
-                let count = ids.iter().filter(|&&x| x == id).count();
-                return Err(DeckError::TooManyCopies { id: c.id, name: c.name, count, max });
+            if c.rarity == Rarity::Token {
+                return Err(DeckError::TokenInDeck { id: c.id, name: c.name });
             }
             *slot = id as CardId;
+        }
+        let mut counts = vec![0usize; cards::CARDS.len()];
+        for &id in &out {
+            counts[id as usize] += 1;
+        }
+        for &id in &out {
+            let c = cards::card(id);
+            let max = if c.rarity == Rarity::Legendary { 1 } else { 2 };
+            if counts[id as usize] > max {
+                return Err(DeckError::TooManyCopies { id, name: c.name, count: counts[id as usize], max });
+            }
         }
         Ok(Deck { cards: out })
     }
@@ -149,12 +153,28 @@ mod tests {
 
     #[test]
     fn bad_decks_are_refused_with_a_reason() {
-        assert_eq!(Deck::from_ids(&[1; 29]), Err(DeckError::WrongSize { got: 29 }));
-        let mut ids = vec![1i64; 30];
+        let good: Vec<i64> = cards::presets::PRESETS[0].1.iter().map(|&c| c as i64).collect();
+        assert_eq!(Deck::from_ids(&good[..29]), Err(DeckError::WrongSize { got: 29 }));
+        let mut ids = good.clone();
         ids[3] = 99_999;
         assert_eq!(Deck::from_ids(&ids), Err(DeckError::UnknownCard { id: 99_999 }));
         ids[3] = -1;
         assert_eq!(Deck::from_ids(&ids), Err(DeckError::UnknownCard { id: -1 }));
+        let token = cards::CARDS.iter().find(|c| c.rarity == Rarity::Token).unwrap();
+        ids[3] = token.id as i64;
+        assert!(matches!(Deck::from_ids(&ids), Err(DeckError::TokenInDeck { .. })));
+        let mut ids = good.clone();
+        ids[1] = ids[0];
+        ids[2] = ids[0];
+        let err = Deck::from_ids(&ids).unwrap_err();
+        assert!(matches!(err, DeckError::TooManyCopies { count, .. } if count >= 3), "{err}");
+        assert!(err.to_string().contains("at most"), "{err}");
+        if let Some(leg) = cards::CARDS.iter().find(|c| c.rarity == Rarity::Legendary) {
+            let mut ids = good.clone();
+            ids[0] = leg.id as i64;
+            ids[1] = leg.id as i64;
+            assert!(matches!(Deck::from_ids(&ids), Err(DeckError::TooManyCopies { max: 1, .. })));
+        }
         let err = Deck::preset("argentum_contrl").unwrap_err();
         assert!(err.to_string().contains("did you mean \"argentum_control\""), "{err}");
     }

@@ -7,6 +7,8 @@ use crate::cards::{self, Kind};
 use crate::keywords::Keyword;
 use crate::state::{Game, Player, HAND_MAX, LANES, SUPPORT_SLOTS};
 
+const _: () = assert!(3 + 7 + 6 == HAND_OFFSET);
+
 /// Floats in an observation.
 pub const OBS_SIZE: usize = 326;
 /// Version of the layout below.
@@ -14,8 +16,6 @@ pub const OBS_VERSION: u32 = 1;
 
 /// Global features (turn, seat, mode, both players' counters).
 pub const GLOBAL_OFFSET: usize = 0;
-/// Features per player in the global block.
-pub const PLAYER_FEATURES: usize = 7;
 /// Both hands: mine then the opponent's, 10 cards x 5 features.
 pub const HAND_OFFSET: usize = 16;
 /// Features per hand card.
@@ -38,17 +38,25 @@ pub fn observe(g: &Game, out: &mut [f32; OBS_SIZE]) {
     out[0] = g.turn as f32 / 30.0;
     out[1] = me as f32;
     out[2] = g.mode as u8 as f32;
-    for (i, &seat) in seats.iter().enumerate() {
-        let p = &g.players[seat];
-        let o = &mut out[3 + i * PLAYER_FEATURES..3 + (i + 1) * PLAYER_FEATURES];
-        o[0] = p.life as f32 / 30.0;
-        o[1] = p.essence as f32 / 10.0;
-        o[2] = p.max_essence as f32 / 10.0;
-        o[3] = p.ap as f32 / 3.0;
-        o[4] = p.deck_len as f32 / 30.0;
-        o[5] = p.hand_len as f32 / 10.0;
-        o[6] = p.vp as f32 / 50.0;
-    }
+    let mine = &g.players[me];
+    let o = &mut out[3..10];
+    o[0] = mine.life as f32 / 30.0;
+    o[1] = mine.essence as f32 / 10.0;
+    o[2] = mine.max_essence as f32 / 10.0;
+    o[3] = mine.ap as f32 / 3.0;
+    o[4] = mine.deck_len as f32 / 30.0;
+    o[5] = mine.hand_len as f32 / 10.0;
+    o[6] = mine.vp as f32 / 50.0;
+    // The opponent's action points are left over from its last turn and say
+    // nothing, so they are not encoded.
+    let foe = &g.players[1 - me];
+    let o = &mut out[10..16];
+    o[0] = foe.life as f32 / 30.0;
+    o[1] = foe.essence as f32 / 10.0;
+    o[2] = foe.max_essence as f32 / 10.0;
+    o[3] = foe.deck_len as f32 / 30.0;
+    o[4] = foe.hand_len as f32 / 10.0;
+    o[5] = foe.vp as f32 / 50.0;
     for (i, &seat) in seats.iter().enumerate() {
         write_hand(&g.players[seat], &mut out[HAND_OFFSET + i * HAND_MAX * HAND_FEATURES..][..HAND_MAX * HAND_FEATURES]);
         write_board(&g.players[seat], i == 0, &mut out[BOARD_OFFSET + i * LANES * SLOT_FEATURES..][..LANES * SLOT_FEATURES]);
@@ -130,5 +138,63 @@ impl Game {
     /// The observation of the player to move.
     pub fn observe(&self, out: &mut [f32; OBS_SIZE]) {
         observe(self, out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cards::{Kind, CARDS};
+    use crate::decks::Deck;
+    use crate::keywords::{Keyword, Keywords};
+    use crate::state::{Creature, Mode, Support};
+
+    /// Checks the documented offsets (docs/OBSERVATION.md) on a hand-built table.
+    #[test]
+    fn offsets_match_the_documentation() {
+        let mut g = Game::new(9, Deck { cards: [0; 30] }, Deck { cards: [0; 30] }, Mode::EssenceDuel);
+        g.apply(255).unwrap(); // player 1 to move, turn 2
+        let me = 1;
+        g.players[me].life = 21;
+        g.players[0].life = 12;
+        g.players[0].vp = 25;
+        let mut c = Creature::new(0, 77);
+        c.attack = 4;
+        c.health = 3;
+        c.keywords = Keywords::of(&[Keyword::Guard, Keyword::Ward]);
+        c.flags = 0;
+        g.players[me].board[2] = c;
+        g.players[0].board[4] = c;
+        let spell = CARDS.iter().find(|c| matches!(c.kind, Kind::Spell { .. })).unwrap();
+        g.players[0].hand[1] = spell.id;
+        g.players[0].hand_len = g.players[0].hand_len.max(2);
+        let sup = CARDS.iter().find(|c| matches!(c.kind, Kind::Support { .. })).unwrap();
+        g.players[0].supports[1] = Support { card: sup.id, durability: 2 };
+
+        let mut o = [0f32; OBS_SIZE];
+        g.observe(&mut o);
+        assert_eq!(o[0], 2.0 / 30.0);
+        assert_eq!((o[1], o[2]), (1.0, 1.0));
+        assert_eq!(o[3], 21.0 / 30.0);
+        assert_eq!((o[10], o[15]), (12.0 / 30.0, 25.0 / 50.0));
+        // My lane 2 and the opponent's lane 4.
+        let mine = BOARD_OFFSET + 2 * SLOT_FEATURES;
+        assert_eq!(&o[mine..mine + 3], &[0.4, 0.3, 1.0]);
+        assert_eq!(o[mine + 3 + Keyword::Guard as usize], 1.0);
+        assert_eq!(o[mine + 3 + Keyword::Ward as usize], 1.0);
+        assert_eq!(o[mine + 3 + Keyword::Rush as usize], 0.0);
+        let theirs = BOARD_OFFSET + LANES * SLOT_FEATURES + 4 * SLOT_FEATURES;
+        assert_eq!(theirs, 211 + 76);
+        assert_eq!(&o[theirs..theirs + 2], &[0.4, 0.3]);
+        // The opponent's hand card 1 is a spell.
+        let h = HAND_OFFSET + HAND_MAX * HAND_FEATURES + HAND_FEATURES;
+        assert_eq!(h, 66 + 5);
+        assert_eq!(o[h], spell.cost as f32 / 10.0);
+        assert_eq!((o[h + 3], o[h + 4]), (1.0, 0.0));
+        // The opponent's support slot 1.
+        let s = SUPPORT_OFFSET + SUPPORT_SLOTS * SUPPORT_FEATURES + SUPPORT_FEATURES;
+        assert_eq!(s, 316 + 5);
+        assert_eq!((o[s], o[s + 1]), (1.0, 2.0 / 5.0));
+        assert_eq!((BOARD_OFFSET, SUPPORT_OFFSET), (116, 306));
     }
 }

@@ -786,3 +786,7 @@ fn apply_effect(g: &mut Game, q: &mut Queue, effect: &'static Effect, ctx: &Ctx)
         }
     }
 }
+
+#[cfg(test)]
+#[path = "rules_tests.rs"]
+mod tests;
