@@ -708,3 +708,147 @@ fn the_winner_is_checked_after_every_action_and_the_reward_is_the_actors() {
     assert_eq!((r.reward, r.done, g.winner()), (1.0, true, Some(0)));
     assert_eq!((g.reward(0), g.reward(1)), (1.0, -1.0));
 }
+
+// ---------------------------------------------------------------- triggers
+
+/// A creature card with exactly one trigger, of kind `when`, whose effects
+/// satisfy `pred`, and no activated ability.
+fn creature_with(when: When, pred: impl Fn(&[Effect]) -> bool) -> &'static CardDef {
+    CARDS
+        .iter()
+        .find(|c| {
+            matches!(c.kind, Kind::Creature { ability: None, .. })
+                && c.triggers.len() == 1
+                && c.triggers[0].when == when
+                && pred(c.triggers[0].effects)
+        })
+        .unwrap_or_else(|| panic!("the catalogue has no creature with a matching {when:?} trigger"))
+}
+
+fn enemy_damage(effects: &[Effect]) -> i16 {
+    effects.iter().map(|e| if let Effect::Damage(Target::EnemyPlayer, n) = e { *n as i16 } else { 0 }).sum()
+}
+
+fn own_heal(effects: &[Effect]) -> bool {
+    effects.iter().all(|e| matches!(e, Effect::Damage(Target::EnemyPlayer, _) | Effect::Heal(Target::OwnPlayer, _)))
+}
+
+#[test]
+fn on_play_fires_when_played_from_hand() {
+    let c = creature_with(When::OnPlay, |e| enemy_damage(e) > 0 && own_heal(e));
+    let n = enemy_damage(c.triggers[0].effects);
+    let mut g = blank();
+    give(&mut g, 0, c.id);
+    g.apply(1).unwrap();
+    assert_eq!(life(&g, 1), 30 - n);
+}
+
+#[test]
+fn on_death_fires_when_it_dies_and_not_when_silenced() {
+    let c = creature_with(When::OnDeath, |e| enemy_damage(e) > 0 && own_heal(e));
+    let n = enemy_damage(c.triggers[0].effects);
+    static KILL: [Effect; 1] = [Effect::Destroy(Target::AllEnemies(Filter::Any))];
+    let mut g = blank();
+    put_card(&mut g, 1, 0, c.id, 1, 1, &[]);
+    run(&mut g, 0, &KILL, None);
+    assert!(!present(&g, 1, 0));
+    assert_eq!(life(&g, 0), 30 - n, "the dying creature's owner hits player 0");
+    let mut g = blank();
+    put_card(&mut g, 1, 0, c.id, 1, 1, &[]);
+    g.players[1].board[0].flags |= F_SILENCED;
+    run(&mut g, 0, &KILL, None);
+    assert_eq!(life(&g, 0), 30);
+}
+
+#[test]
+fn on_attack_resolves_before_combat_damage() {
+    let c = creature_with(When::OnAttack, |e| e == [Effect::Buff(Target::This, 1, 0)]);
+    let mut g = blank();
+    put_card(&mut g, 0, 0, c.id, 2, 3, &[]);
+    g.apply(attack_action(0, 0)).unwrap();
+    assert_eq!(life(&g, 1), 27, "2 attack + 1 from its own on-attack buff");
+}
+
+#[test]
+fn on_kill_fires_only_when_it_kills_and_survives() {
+    let c = creature_with(When::OnKill, |e| e == [Effect::Buff(Target::This, 1, 1)]);
+    let mut g = blank();
+    put_card(&mut g, 0, 0, c.id, 3, 3, &[]);
+    put(&mut g, 1, 0, 1, 2, &[]);
+    g.apply(attack_action(0, 0)).unwrap();
+    assert_eq!((g.players[0].board[0].attack, hp(&g, 0, 0)), (4, 3), "3/3 took 1, then +1/+1");
+    let mut g = blank();
+    put_card(&mut g, 0, 0, c.id, 3, 3, &[]);
+    put(&mut g, 1, 0, 1, 9, &[]);
+    g.apply(attack_action(0, 0)).unwrap();
+    assert_eq!(g.players[0].board[0].attack, 3, "no kill, no buff");
+}
+
+#[test]
+fn on_damaged_fires_when_it_survives_damage() {
+    let c = creature_with(When::OnDamaged, |e| e == [Effect::Buff(Target::This, 1, 0)]);
+    static PING: [Effect; 1] = [Effect::Damage(Target::AllEnemies(Filter::Any), 1)];
+    let mut g = blank();
+    put_card(&mut g, 1, 0, c.id, 2, 3, &[]);
+    run(&mut g, 0, &PING, None);
+    assert_eq!((g.players[1].board[0].attack, hp(&g, 1, 0)), (3, 2));
+    let mut g = blank();
+    put_card(&mut g, 1, 0, c.id, 2, 3, &[Shield]);
+    run(&mut g, 0, &PING, None);
+    assert_eq!(g.players[1].board[0].attack, 2, "a shielded hit deals no damage");
+}
+
+#[test]
+fn start_and_end_of_turn_fire_for_their_owner_only() {
+    let start = creature_with(When::StartOfTurn, |e| enemy_damage(e) > 0 && own_heal(e));
+    let n = enemy_damage(start.triggers[0].effects);
+    let mut g = blank();
+    put_card(&mut g, 1, 0, start.id, 1, 5, &[]);
+    g.apply(END_TURN as u16).unwrap();
+    assert_eq!(life(&g, 0), 30 - n, "player 1's turn started");
+    g.apply(END_TURN as u16).unwrap();
+    assert_eq!(life(&g, 0), 30 - n, "not at player 0's turn start");
+
+    let end = creature_with(When::EndOfTurn, |e| matches!(e, [Effect::Summon(_, 1)]));
+    let mut g = blank();
+    put_card(&mut g, 0, 0, end.id, 1, 5, &[]);
+    g.apply(END_TURN as u16).unwrap();
+    assert!(present(&g, 0, 1), "a token was summoned at its owner's end of turn");
+    g.apply(END_TURN as u16).unwrap();
+    assert!(!present(&g, 0, 2), "nothing at the enemy's end of turn");
+}
+
+#[test]
+fn ally_dies_fires_for_own_deaths_only() {
+    let c = creature_with(When::AllyDies, |e| enemy_damage(e) > 0 && own_heal(e));
+    let n = enemy_damage(c.triggers[0].effects);
+    let mut g = blank();
+    put_card(&mut g, 0, 0, c.id, 1, 5, &[]);
+    put(&mut g, 0, 1, 1, 1, &[]);
+    put(&mut g, 1, 1, 1, 1, &[]);
+    static PING_ALL: [Effect; 1] = [Effect::Damage(Target::AllCreatures(Filter::HealthAtMost(1)), 1)];
+    run(&mut g, 0, &PING_ALL, None);
+    assert!(!present(&g, 0, 1) && !present(&g, 1, 1));
+    assert_eq!(life(&g, 1), 30 - n, "fired once, for the ally");
+}
+
+#[test]
+fn activated_abilities_cost_essence_and_work_once_per_turn() {
+    let Some(c) = CARDS.iter().find(|c| matches!(c.kind, Kind::Creature { ability: Some(a), .. } if a.target == TargetRule::EnemyPlayer || a.target == TargetRule::None || a.target == TargetRule::OwnPlayer)) else { return };
+    let ab = c.ability().unwrap();
+    let mut g = blank();
+    put_card(&mut g, 0, 3, c.id, 1, 5, &[]);
+    g.players[0].essence = ab.cost;
+    let u = if ab.target == TargetRule::EnemyPlayer { crate::actions::ABILITY_ENEMY_PLAYER } else { 0 };
+    let action = (crate::actions::ABILITY_BASE + 12 * 3 + u) as u16;
+    assert!(g.is_legal(action), "{}", c.name);
+    g.apply(action).unwrap();
+    assert_eq!(g.players[0].essence, 0);
+    g.players[0].essence = 10;
+    assert!(!g.is_legal(action), "once per turn");
+    g.apply(END_TURN as u16).unwrap();
+    g.apply(END_TURN as u16).unwrap();
+    assert!(g.is_legal(action), "ready again next turn");
+    g.players[0].board[3].flags |= F_SILENCED;
+    assert!(!g.is_legal(action), "silenced creatures have no ability");
+}
