@@ -12,13 +12,16 @@
 
 
 pub mod actions;
+pub mod batch;
 pub mod bots;
 pub mod cards;
 pub mod decks;
 pub mod encoding;
+pub mod ffi;
 pub mod keywords;
 pub mod rng;
 pub mod rules;
+pub mod serialize;
 pub mod state;
 
 pub use actions::{Action, ActionMask, END_TURN, NUM_ACTIONS};
