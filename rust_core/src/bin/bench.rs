@@ -1,1 +1,320 @@
-fn main() {}
+//! Engine benchmark, single-threaded: clone, observation, mask, apply, whole
+//! games and MCTS decisions, over positions sampled from random games (not
+//! just openings). Each figure is the median of several repetitions.
+//!
+//! `cargo run --release --bin bench [-- --quick]`
+
+use essence_wars::actions::NUM_ACTIONS;
+use essence_wars::bots::{greedy_action, random_action, MctsBot, Rollout};
+use essence_wars::decks::{preset_names, Deck};
+use essence_wars::encoding::OBS_SIZE;
+use essence_wars::rng::Rng;
+use essence_wars::state::{Game, Mode};
+use std::hint::black_box;
+use std::time::Instant;
+
+/// How much work each measurement does.
+struct Plan {
+    /// Random games whose every position is sampled.
+    games: usize,
+    /// Repetitions per measurement (the median is reported).
+    reps: usize,
+    /// Whole games timed per repetition.
+    random_games: usize,
+    greedy_games: usize,
+    /// Positions searched per MCTS budget.
+    mcts_positions: [usize; 2],
+}
+
+const FULL: Plan = Plan { games: 400, reps: 11, random_games: 2_000, greedy_games: 200, mcts_positions: [40, 12] };
+const QUICK: Plan = Plan { games: 100, reps: 5, random_games: 400, greedy_games: 40, mcts_positions: [10, 4] };
+
+/// Positions in the hot set of the per-position measurements.
+const HOT_SET: usize = 256;
+/// Passes over the hot set per repetition.
+const HOT_PASSES: usize = 40;
+
+/// A recorded random game: its start and the actions played.
+struct Trajectory {
+    start: Game,
+    actions: Vec<u8>,
+}
+
+fn decks() -> Vec<Deck> {
+    preset_names().filter_map(|n| Deck::preset(n).ok()).collect()
+}
+
+/// Deck pair and mode for game `i`, rotating over all ordered pairs; one game in four is essence_duel.
+fn setup(decks: &[Deck], i: usize) -> (Deck, Deck, Mode) {
+    let n = decks.len();
+    let pair = i % (n * n);
+    let mode = if i % 4 == 3 { Mode::EssenceDuel } else { Mode::Attrition };
+    (decks[pair / n], decks[pair % n], mode)
+}
+
+fn record_games(decks: &[Deck], count: usize) -> Vec<Trajectory> {
+    let mut rng = Rng::new(0xBE7C);
+    (0..count)
+        .map(|i| {
+            let (d0, d1, mode) = setup(decks, i);
+            let start = Game::new(1_000 + i as u64, d0, d1, mode);
+            let mut g = start;
+            let mut actions = Vec::new();
+            while !g.is_over() {
+                let a = random_action(&g, &mut rng);
+                g.apply_unchecked(a);
+                actions.push(a);
+            }
+            Trajectory { start, actions }
+        })
+        .collect()
+}
+
+/// Every position before an action, with the action played there.
+fn positions(trajectories: &[Trajectory]) -> Vec<(Game, u8)> {
+    let mut out = Vec::new();
+    for t in trajectories {
+        let mut g = t.start;
+        for &a in &t.actions {
+            out.push((g, a));
+            g.apply_unchecked(a);
+        }
+    }
+    out
+}
+
+/// Median over `reps` repetitions of `run()`, which returns (elapsed ns, operations).
+fn median_ns_per_op(reps: usize, mut run: impl FnMut() -> (f64, usize)) -> f64 {
+    run(); // warm-up
+    let mut samples: Vec<f64> = (0..reps)
+        .map(|_| {
+            let (ns, ops) = run();
+            ns / ops.max(1) as f64
+        })
+        .collect();
+    samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    samples[samples.len() / 2]
+}
+
+fn timed(f: impl FnOnce() -> usize) -> (f64, usize) {
+    let start = Instant::now();
+    let ops = f();
+    (start.elapsed().as_nanos() as f64, ops)
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into())
+}
+
+struct Row {
+    name: &'static str,
+    value: f64,
+    unit: &'static str,
+    /// Target in the same unit, if the engine has one.
+    target: Option<f64>,
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quick = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        [] => false,
+        ["--quick"] => true,
+        ["-h"] | ["--help"] => {
+            println!("bench [--quick]: single-threaded engine benchmark (medians over repetitions)");
+            return;
+        }
+        _ => {
+            eprintln!("bench: error: unexpected arguments {args:?}; usage: bench [--quick]");
+            std::process::exit(2);
+        }
+    };
+    let plan = if quick { QUICK } else { FULL };
+    let decks = decks();
+    if decks.is_empty() {
+        eprintln!("bench: error: no preset deck");
+        std::process::exit(2);
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("machine: {}, {cores} core(s); single thread; {} mode", cpu_model(), if quick { "quick" } else { "full" });
+
+    let trajectories = record_games(&decks, plan.games);
+    let all_positions = positions(&trajectories);
+    // The per-position measurements cycle over a hot set of positions spread
+    // evenly over every recorded game (256 x 512 bytes fits in L2), as in an
+    // env step or a search, where the state is in cache; timing the whole
+    // multi-megabyte pool would measure memory bandwidth instead.
+    let stride = (all_positions.len() / HOT_SET).max(1);
+    let hot: Vec<(Game, u8)> = all_positions.iter().step_by(stride).take(HOT_SET).copied().collect();
+    let hot_ops = HOT_PASSES * hot.len();
+    let total_actions: usize = trajectories.iter().map(|t| t.actions.len()).sum();
+    println!(
+        "positions: {} from {} random games over {} deck pairings ({HOT_SET} of them, spread evenly, for the \
+         per-position rows); Game is {} bytes; median of {} repetitions",
+        all_positions.len(),
+        plan.games,
+        decks.len() * decks.len(),
+        std::mem::size_of::<Game>(),
+        plan.reps
+    );
+    let mut rows = Vec::new();
+
+    let clone = median_ns_per_op(plan.reps, || {
+        timed(|| {
+            for (g, _) in hot.iter().cycle().take(hot_ops) {
+                let copy: Game = *black_box(g);
+                black_box(&copy);
+            }
+            hot_ops
+        })
+    });
+    rows.push(Row { name: "clone", value: clone, unit: "ns", target: Some(100.0) });
+
+    let mut obs = [0f32; OBS_SIZE];
+    let observe = median_ns_per_op(plan.reps, || {
+        timed(|| {
+            for (g, _) in hot.iter().cycle().take(hot_ops) {
+                black_box(g).observe(&mut obs);
+                black_box(&mut obs);
+            }
+            hot_ops
+        })
+    });
+    rows.push(Row { name: "observation encode (326 f32)", value: observe, unit: "ns", target: Some(140.0) });
+
+    let mask = median_ns_per_op(plan.reps, || {
+        timed(|| {
+            for (g, _) in hot.iter().cycle().take(hot_ops) {
+                black_box(black_box(g).legal_mask());
+            }
+            hot_ops
+        })
+    });
+    rows.push(Row { name: "legal mask (bit set)", value: mask, unit: "ns", target: Some(25.0) });
+
+    let mut bytes = [0u8; NUM_ACTIONS];
+    let mask_bytes = median_ns_per_op(plan.reps, || {
+        timed(|| {
+            for (g, _) in hot.iter().cycle().take(hot_ops) {
+                black_box(g).legal_mask().write_bytes(&mut bytes);
+                black_box(&mut bytes);
+            }
+            hot_ops
+        })
+    });
+    rows.push(Row { name: "legal mask as 256 bytes", value: mask_bytes, unit: "ns", target: None });
+
+    // Apply: replay each recorded game from its start, so every action is
+    // applied to the position it was chosen in, with no clone per action.
+    let apply = median_ns_per_op(plan.reps, || {
+        timed(|| {
+            for t in &trajectories {
+                let mut g = *black_box(&t.start);
+                for &a in &t.actions {
+                    g.apply_unchecked(black_box(a));
+                }
+                black_box(&g);
+            }
+            total_actions
+        })
+    });
+    rows.push(Row { name: "apply_unchecked (random legal action)", value: apply, unit: "ns", target: None });
+    let apply_checked = median_ns_per_op(plan.reps, || {
+        timed(|| {
+            for t in &trajectories {
+                let mut g = *black_box(&t.start);
+                for &a in &t.actions {
+                    let _ = black_box(g.apply(black_box(a) as u16));
+                }
+                black_box(&g);
+            }
+            total_actions
+        })
+    });
+    rows.push(Row { name: "apply, checked (mask + apply)", value: apply_checked, unit: "ns", target: None });
+
+    let mut game_index = 0usize;
+    let random_game = median_ns_per_op(plan.reps, || {
+        timed(|| {
+            let mut rng = Rng::new(game_index as u64);
+            for _ in 0..plan.random_games {
+                let (d0, d1, mode) = setup(&decks, game_index);
+                let mut g = Game::new(game_index as u64, d0, d1, mode);
+                while !g.is_over() {
+                    let a = random_action(&g, &mut rng);
+                    g.apply_unchecked(a);
+                }
+                black_box(&g);
+                game_index += 1;
+            }
+            plan.random_games
+        })
+    }) / 1e3;
+    rows.push(Row { name: "random vs random game", value: random_game, unit: "us", target: Some(15.0) });
+
+    let greedy_game = median_ns_per_op(plan.reps.min(5), || {
+        timed(|| {
+            let mut rng = Rng::new(game_index as u64);
+            for _ in 0..plan.greedy_games {
+                let (d0, d1, mode) = setup(&decks, game_index);
+                let mut g = Game::new(game_index as u64, d0, d1, mode);
+                while !g.is_over() {
+                    let a = greedy_action(&g, &mut rng);
+                    g.apply_unchecked(a);
+                }
+                black_box(&g);
+                game_index += 1;
+            }
+            plan.greedy_games
+        })
+    }) / 1e3;
+    rows.push(Row { name: "greedy vs greedy game", value: greedy_game, unit: "us", target: None });
+
+    // MCTS: positions with a real choice, spread over whole games.
+    let searchable: Vec<&Game> = all_positions.iter().map(|(g, _)| g).filter(|g| g.legal_mask().count() > 1).collect();
+    for (k, (sims, rollout, target)) in
+        [(100, Rollout::Random, Some(6.0)), (1000, Rollout::Random, None), (100, Rollout::Greedy, None)]
+            .into_iter()
+            .enumerate()
+    {
+        let count = plan.mcts_positions[if sims >= 1000 { 1 } else { 0 }];
+        let step = (searchable.len() / count).max(1);
+        let mut bot = MctsBot::new(sims, 7).with_rollout(rollout);
+        bot.search(searchable[0]); // warm-up
+        let mut times: Vec<f64> = searchable
+            .iter()
+            .step_by(step)
+            .take(count)
+            .map(|g| {
+                let start = Instant::now();
+                black_box(bot.search(black_box(g)));
+                start.elapsed().as_secs_f64() * 1e3
+            })
+            .collect();
+        times.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        let name: &'static str = match k {
+            0 => "mcts-100 decision (random rollouts)",
+            1 => "mcts-1000 decision (random rollouts)",
+            _ => "mcts-100 decision (greedy rollouts)",
+        };
+        rows.push(Row { name, value: times[times.len() / 2], unit: "ms", target });
+    }
+
+    println!("\n{:<40} {:>12}  {:>8}", "operation (median)", "time", "target");
+    for r in &rows {
+        let (target, verdict) = match r.target {
+            Some(t) => (format!("<= {t}"), if r.value <= t { "ok" } else { "MISSED" }),
+            None => (String::new(), ""),
+        };
+        println!("{:<40} {:>9.2} {:<2}  {:>8}  {}", r.name, r.value, r.unit, target, verdict);
+    }
+    let per_game = total_actions as f64 / trajectories.len() as f64;
+    println!("\n(random games average {per_game:.1} actions; greedy game timing includes its one-ply lookahead)");
+}
