@@ -8,9 +8,9 @@
 //! | 135..254 | reserved, never legal                                 |
 //! | 255      | end turn                                              |
 
-use crate::cards::{self, Kind, TargetRule};
+use crate::cards::{self, PlayArg, TargetRule};
 use crate::keywords::Keyword;
-use crate::state::{Game, Player, F_ABILITY_USED, F_SILENCED, F_SUMMONED, HAND_MAX, LANES};
+use crate::state::{Game, Player, F_ABILITY_USED, F_HAS_ABILITY, F_SILENCED, F_SUMMONED, HAND_MAX, LANES};
 
 /// Number of action indices.
 pub const NUM_ACTIONS: usize = 256;
@@ -151,39 +151,17 @@ impl ActionMask {
     }
 }
 
-/// Bit set of a player's occupied lanes.
-#[inline(always)]
-fn occupied(p: &Player) -> u32 {
-    let mut m = 0;
-    for s in 0..LANES {
-        m |= (p.board[s].present() as u32) << s;
-    }
-    m
-}
-
-/// Lanes of `p` that hold a creature the enemy may target (present, not stealthed).
-#[inline(always)]
-fn targetable(p: &Player) -> u32 {
-    let mut m = 0;
-    for s in 0..LANES {
-        let c = &p.board[s];
-        m |= (c.present() && !p.keywords_of(c).has(Keyword::Stealth)) as u32 * (1 << s);
-    }
-    m
-}
-
 /// True when the creature in `slot` may attack now.
 #[inline(always)]
 pub fn can_attack(p: &Player, slot: usize) -> bool {
     let c = &p.board[slot];
-    if !c.present() {
-        return false;
-    }
-    let kw = p.keywords_of(c);
-    let max_attacks = if kw.has(Keyword::Frenzy) { 2 } else { 1 };
-    c.attacks < max_attacks
-        && p.attack_of(c) > 0
-        && (c.flags & F_SUMMONED == 0 || kw.has(Keyword::Rush))
+    c.present() && can_attack_with(p, c, p.keywords_of(c))
+}
+
+#[inline(always)]
+fn can_attack_with(p: &Player, c: &crate::state::Creature, kw: crate::keywords::Keywords) -> bool {
+    let max_attacks = 1 + kw.has(Keyword::Frenzy) as u8;
+    c.attacks < max_attacks && p.attack_of(c) > 0 && (c.flags & F_SUMMONED == 0 || kw.has(Keyword::Rush))
 }
 
 /// Builds the legal-action set of the player to move. Empty once the game is over.
@@ -194,59 +172,66 @@ pub fn legal_mask(g: &Game) -> ActionMask {
     }
     let me = &g.players[g.active as usize];
     let foe = &g.players[1 - g.active as usize];
-    let own_occupied = occupied(me);
-    let own_empty = !own_occupied & 0b11111;
-    let foe_occupied = occupied(foe);
-    let foe_targetable = targetable(foe);
+
+    // One pass over the enemy lanes: occupied, targetable (not stealthed), Guard.
+    let (mut foe_occupied, mut foe_targetable, mut guards) = (0u32, 0u32, 0u32);
+    for s in 0..LANES {
+        let c = &foe.board[s];
+        if c.present() {
+            let kw = foe.keywords_of(c);
+            foe_occupied |= 1 << s;
+            if !kw.has(Keyword::Stealth) {
+                foe_targetable |= 1 << s;
+                guards |= (kw.has(Keyword::Guard) as u32) << s;
+            }
+        }
+    }
+    // Guard must be attacked first; otherwise any targetable creature or empty lane.
+    let foe_open = if guards != 0 { guards } else { foe_targetable | (!foe_occupied & 0b11111) };
+
+    // One pass over my lanes: occupied, attacks, abilities.
+    let mut own_occupied = 0u32;
+    let mut ability_slots = 0u32;
+    for a in 0..LANES {
+        let c = &me.board[a];
+        if !c.present() {
+            continue;
+        }
+        own_occupied |= 1 << a;
+        ability_slots |= ((c.flags & (F_HAS_ABILITY | F_ABILITY_USED | F_SILENCED) == F_HAS_ABILITY) as u32) << a;
+        let kw = me.keywords_of(c);
+        if can_attack_with(me, c, kw) {
+            // Lane range a-1..=a+1; Ranged reaches every lane.
+            let range = if kw.has(Keyword::Ranged) { 0b11111 } else { (0b111 << a >> 1) & 0b11111 };
+            m.lo |= ((range & foe_open) as u128) << (ATTACK_BASE as usize + 5 * a);
+        }
+    }
 
     // Play a card: 1 AP plus its essence cost.
     if me.ap >= 1 {
-        let mut support_empty = 0u32;
-        for (i, s) in me.supports.iter().enumerate() {
-            support_empty |= (!s.present() as u32) << i;
-        }
+        let own_empty = !own_occupied & 0b11111;
+        let support_empty = (!me.supports[0].present() as u32) | (!me.supports[1].present() as u32) << 1;
         for h in 0..(me.hand_len as usize).min(HAND_MAX) {
-            let card = cards::card(me.hand[h]);
-            if card.cost > me.essence {
+            let info = cards::PLAY_INFO[me.hand[h] as usize];
+            if info.cost > me.essence {
                 continue;
             }
-            let args = match card.kind {
-                Kind::Creature { .. } => own_empty,
-                Kind::Support { .. } => support_empty,
-                Kind::Spell { target, .. } => match target {
-                    TargetRule::EnemyCreature => foe_targetable,
-                    TargetRule::OwnCreature => own_occupied,
-                    TargetRule::None | TargetRule::EnemyPlayer | TargetRule::OwnPlayer => 1,
-                },
+            let args = match info.arg {
+                PlayArg::EmptyLane => own_empty,
+                PlayArg::SupportSlot => support_empty,
+                PlayArg::EnemyLane => foe_targetable,
+                PlayArg::OwnLane => own_occupied,
+                PlayArg::Zero => 1,
             };
             m.lo |= (args as u128) << (5 * h);
         }
     }
 
-    // Attacks: lane range a-1..=a+1 (Ranged: any); Guard must be attacked first.
-    let mut guards = 0u32;
-    for s in 0..LANES {
-        if foe_targetable >> s & 1 != 0 && foe.slot_has(s, Keyword::Guard) {
-            guards |= 1 << s;
-        }
-    }
-    let foe_open = if guards != 0 { guards } else { foe_targetable | (!foe_occupied & 0b11111) };
-    for a in 0..LANES {
-        if !can_attack(me, a) {
-            continue;
-        }
-        let range = if me.slot_has(a, Keyword::Ranged) { 0b11111 } else { (0b111 << a >> 1) & 0b11111 };
-        let targets = range & foe_open;
-        m.lo |= (targets as u128) << (ATTACK_BASE as usize + 5 * a);
-    }
-
     // Activated abilities: essence cost, once per turn, not silenced.
-    for s in 0..LANES {
-        let c = &me.board[s];
-        if !c.present() || c.flags & (F_ABILITY_USED | F_SILENCED) != 0 {
-            continue;
-        }
-        let Some(ab) = cards::card(c.card).ability() else { continue };
+    while ability_slots != 0 {
+        let s = ability_slots.trailing_zeros() as usize;
+        ability_slots &= ability_slots - 1;
+        let Some(ab) = cards::card(me.board[s].card).ability() else { continue };
         if ab.cost > me.essence {
             continue;
         }
@@ -257,12 +242,9 @@ pub fn legal_mask(g: &Game) -> ActionMask {
             TargetRule::EnemyPlayer => 1 << ABILITY_ENEMY_PLAYER,
         };
         let base = ABILITY_BASE as usize + 12 * s;
-        if base + 12 <= 128 {
-            m.lo |= (targets as u128) << base;
-        } else if base >= 128 {
-            m.hi |= (targets as u128) << (base - 128);
-        } else {
-            m.lo |= (targets as u128) << base;
+        // Abilities span bits 75..=134 (base <= 123): lane 4's straddle both halves.
+        m.lo |= (targets as u128) << base;
+        if base + 12 > 128 {
             m.hi |= (targets as u128) >> (128 - base);
         }
     }

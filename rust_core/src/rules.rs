@@ -87,20 +87,42 @@ impl Ctx {
     }
 }
 
-const QUEUE_CAP: usize = 64;
+const QUEUE_CAP: usize = 256;
 
-/// Pending effects, FIFO, on the stack.
+/// Pending effects, FIFO. One queue per thread is reused by every action
+/// (see [`with_queue`]), so an action never pays to initialise it.
 struct Queue {
     items: [(Option<&'static Effect>, Ctx); QUEUE_CAP],
     head: usize,
     len: usize,
+    /// Set whenever a creature may have died (damage, destroy, a health
+    /// debuff, an aura leaving), so the death check skips its scan otherwise.
+    maybe_dead: bool,
 }
 
 static VOLATILE_BLAST: Effect = Effect::Damage(Target::AllEnemies(Filter::Any), 2);
 
+thread_local! {
+    static QUEUE: std::cell::RefCell<Queue> = std::cell::RefCell::new(Queue::new());
+}
+
+/// Runs `f` with this thread's (empty) effect queue. Actions never nest, so
+/// the queue is never borrowed twice; a panic unwinds through the borrow guard
+/// and the next call starts from a cleared queue.
+#[inline]
+fn with_queue<R>(f: impl FnOnce(&mut Queue) -> R) -> R {
+    QUEUE.with(|cell| {
+        let mut q = cell.borrow_mut();
+        q.head = 0;
+        q.len = 0;
+        q.maybe_dead = false;
+        f(&mut q)
+    })
+}
+
 impl Queue {
     fn new() -> Queue {
-        Queue { items: [(None, Ctx::of(0)); QUEUE_CAP], head: 0, len: 0 }
+        Queue { items: [(None, Ctx::of(0)); QUEUE_CAP], head: 0, len: 0, maybe_dead: true }
     }
 
     fn push_all(&mut self, effects: &'static [Effect], ctx: Ctx) {
@@ -165,18 +187,15 @@ impl Game {
     pub fn apply_unchecked(&mut self, action: u8) {
         debug_assert!(self.legal_mask().has(action), "illegal action {action}");
         self.actions += 1;
-        let mut q = Queue::new();
-        match Action::decode(action) {
-            Some(Action::Play { hand, arg }) => play_card(self, &mut q, hand as usize, arg as usize),
+        with_queue(|q| match Action::decode(action) {
+            Some(Action::Play { hand, arg }) => play_card(self, q, hand as usize, arg as usize),
             Some(Action::Attack { attacker, defender }) => {
-                attack(self, &mut q, attacker as usize, defender as usize)
+                attack(self, q, attacker as usize, defender as usize)
             }
-            Some(Action::Ability { slot, target }) => {
-                use_ability(self, &mut q, slot as usize, target)
-            }
-            Some(Action::EndTurn) => end_turn(self, &mut q),
+            Some(Action::Ability { slot, target }) => use_ability(self, q, slot as usize, target),
+            Some(Action::EndTurn) => end_turn(self, q),
             None => unreachable!("reserved actions are never legal"),
-        }
+        })
     }
 }
 
@@ -372,6 +391,7 @@ fn strike(
     let dealt = damage_creature(g, q, to.0, to.1, amount, from.0);
     if dealt > 0 && from_kw.has(Keyword::Lethal) {
         g.players[to.0].board[to.1].flags |= F_DOOMED;
+        q.maybe_dead = true;
     }
     if attacking && from_kw.has(Keyword::Piercing) && dealt > before.max(0) {
         let over = dealt - before.max(0);
@@ -391,6 +411,7 @@ fn end_turn(g: &mut Game, q: &mut Queue) {
     for s in 0..LANES {
         if g.players[me].slot_has(s, Keyword::Ephemeral) {
             g.players[me].board[s].flags |= F_DOOMED;
+            q.maybe_dead = true;
         }
     }
     handle_deaths(g, q);
@@ -409,6 +430,7 @@ fn end_turn(g: &mut Game, q: &mut Queue) {
     }
     if changed {
         g.players[me].recompute_auras();
+        q.maybe_dead = true;
         handle_deaths(g, q);
         resolve(g, q);
         if g.is_over() {
@@ -431,8 +453,7 @@ fn end_turn(g: &mut Game, q: &mut Queue) {
 /// Starts the turn of `g.active`: counter, essence, draw, AP, ready, Regenerate,
 /// start-of-turn triggers.
 pub(crate) fn start_turn(g: &mut Game) {
-    let mut q = Queue::new();
-    start_turn_with(g, &mut q);
+    with_queue(|q| start_turn_with(g, q));
 }
 
 fn start_turn_with(g: &mut Game, q: &mut Queue) {
@@ -504,6 +525,10 @@ fn resolve(g: &mut Game, q: &mut Queue) {
 /// queues their death triggers and their allies' ally-dies triggers, then
 /// their Volatile blasts. Then checks the winner.
 fn handle_deaths(g: &mut Game, q: &mut Queue) {
+    if !q.maybe_dead {
+        return check_winner(g);
+    }
+    q.maybe_dead = false;
     let first = g.active as usize;
     let mut volatile: [(u8, u8, u16); 2 * LANES] = [(0, 0, 0); 2 * LANES];
     let mut n_volatile = 0;
@@ -600,6 +625,7 @@ fn damage_creature(g: &mut Game, q: &mut Queue, seat: usize, slot: usize, amount
     }
     let dealt = if kw.has(Keyword::Fortify) && amount > 1 { amount - 1 } else { amount };
     c.health -= dealt;
+    q.maybe_dead = true;
     if !c.has_flag(F_SILENCED) {
         let ctx = Ctx { slot: slot as u8, source: c.uid, needs_source: true, ..Ctx::of(seat as u8) };
         queue_triggers(q, cards::card(c.card).triggers, When::OnDamaged, ctx);
@@ -723,6 +749,7 @@ fn apply_effect(g: &mut Game, q: &mut Queue, effect: &'static Effect, ctx: &Ctx)
                 c.attack = (c.attack + a as i16).max(0);
                 c.max_health += h as i16;
                 c.health += h as i16;
+                q.maybe_dead |= h < 0;
             }
         }
         Effect::Draw(n) => {
@@ -734,6 +761,7 @@ fn apply_effect(g: &mut Game, q: &mut Queue, effect: &'static Effect, ctx: &Ctx)
             let (list, len) = targets(g, t, ctx);
             for &(seat, slot) in &list[..len] {
                 g.players[seat as usize].board[slot as usize].flags |= F_DOOMED;
+                q.maybe_dead = true;
             }
         }
         Effect::Summon(card, count) => {

@@ -39,7 +39,7 @@ fn put_card(g: &mut Game, seat: usize, slot: usize, card: u16, attack: i16, heal
     c.health = health;
     c.max_health = health;
     c.keywords = Keywords::of(kw);
-    c.flags = 0;
+    c.flags &= F_HAS_ABILITY; // ready: not summoned this turn
     g.players[seat].board[slot] = c;
     uid
 }

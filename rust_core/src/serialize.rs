@@ -57,7 +57,7 @@ const BODY_BYTES: usize = 3 + 2 + 2 + 8 + 4 + 2 * 2 * DECK_SIZE + 2 * PLAYER_BYT
 pub const STATE_BYTES: usize = HEADER_BYTES + BODY_BYTES + 8;
 
 /// All flag bits a creature may carry.
-const KNOWN_FLAGS: u8 = F_SUMMONED | F_ABILITY_USED | F_SILENCED | F_DOOMED;
+const KNOWN_FLAGS: u8 = F_SUMMONED | F_ABILITY_USED | F_SILENCED | F_DOOMED | F_HAS_ABILITY;
 
 /// Why a snapshot was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -369,9 +369,13 @@ pub fn decode(bytes: &[u8]) -> Result<Game, DecodeError> {
                 check(*c == Creature::NONE, "empty creature slot", c.uid as i64)?;
                 continue;
             }
-            if !known_card("board", c.card)?.is_creature() {
+            let def = known_card("board", c.card)?;
+            if !def.is_creature() {
                 return Err(DecodeError::BadCard { field: "board", id: c.card });
             }
+            // The cached has-ability flag must agree with the card.
+            let has = if def.ability().is_some() { F_HAS_ABILITY } else { 0 };
+            check(c.flags & F_HAS_ABILITY == has, "creature ability flag", c.flags as i64)?;
             check(c.uid != 0 && !uids.contains(&c.uid), "creature uid", c.uid as i64)?;
             uids.push(c.uid);
             check(c.attack >= 0, "creature attack", c.attack as i64)?;

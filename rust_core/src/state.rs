@@ -80,6 +80,8 @@ pub const F_ABILITY_USED: u8 = 2;
 pub const F_SILENCED: u8 = 4;
 /// Creature flag: destroyed, will be removed at the next death check.
 pub const F_DOOMED: u8 = 8;
+/// Creature flag: its card has an activated ability (cached for the mask).
+pub const F_HAS_ABILITY: u8 = 16;
 
 /// A creature on the board. Stats exclude support auras, which are kept per
 /// player and added on read (see [`Player::attack_of`]).
@@ -123,7 +125,7 @@ impl Creature {
     /// A fresh creature of `card` entering play this turn.
     pub fn new(card: CardId, uid: u16) -> Creature {
         match cards::card(card).kind {
-            Kind::Creature { attack, health, keywords, .. } => Creature {
+            Kind::Creature { attack, health, keywords, ability } => Creature {
                 card,
                 uid,
                 attack: attack as i16,
@@ -131,7 +133,7 @@ impl Creature {
                 max_health: health as i16,
                 keywords,
                 suppressed: Keywords::NONE,
-                flags: F_SUMMONED,
+                flags: F_SUMMONED | if ability.is_some() { F_HAS_ABILITY } else { 0 },
                 attacks: 0,
             },
             _ => panic!("card {card} is not a creature"),

@@ -20,8 +20,9 @@ const BROODLING: CardId = 146;
 const SPORE_POD: CardId = 147;
 const SHADE: CardId = 148;
 
-/// Every card, indexed by id.
-pub static CARDS: &[CardDef] = &[
+/// Every card, indexed by id (as a `const`, so compile-time tables can be
+/// derived from it; use [`CARDS`] everywhere else).
+pub const CARD_TABLE: &[CardDef] = &[
     // ========================================================================
     // Token 0: the generic token (the other tokens are at the end)
     // ========================================================================
@@ -1531,3 +1532,6 @@ pub static CARDS: &[CardDef] = &[
         text: "Stealth.",
     },
 ];
+
+/// Every card, indexed by id.
+pub static CARDS: &[CardDef] = CARD_TABLE;

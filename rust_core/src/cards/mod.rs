@@ -11,6 +11,54 @@ use crate::keywords::Keywords;
 
 pub use data::CARDS;
 
+/// Number of cards (tokens included).
+pub const NUM_CARDS: usize = data::CARD_TABLE.len();
+
+/// What the argument of a play action means for a card: the legal-mask's hot
+/// loop reads this compact table instead of the full card row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum PlayArg {
+    /// An own empty lane (creatures).
+    EmptyLane,
+    /// An empty support slot (supports).
+    SupportSlot,
+    /// A targetable enemy creature's lane (spells aimed at enemy creatures).
+    EnemyLane,
+    /// An own creature's lane (spells aimed at own creatures).
+    OwnLane,
+    /// Argument 0 only (untargeted spells and spells aimed at a player).
+    Zero,
+}
+
+/// Per card: essence cost and what its play argument means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PlayInfo {
+    /// Essence cost.
+    pub cost: u8,
+    /// Meaning of the play argument.
+    pub arg: PlayArg,
+}
+
+/// [`PlayInfo`] for every card, derived from the card table at compile time.
+pub static PLAY_INFO: [PlayInfo; NUM_CARDS] = {
+    let mut out = [PlayInfo { cost: 0, arg: PlayArg::Zero }; NUM_CARDS];
+    let mut i = 0;
+    while i < NUM_CARDS {
+        let c = &data::CARD_TABLE[i];
+        let arg = match c.kind {
+            Kind::Creature { .. } => PlayArg::EmptyLane,
+            Kind::Support { .. } => PlayArg::SupportSlot,
+            Kind::Spell { target: TargetRule::EnemyCreature, .. } => PlayArg::EnemyLane,
+            Kind::Spell { target: TargetRule::OwnCreature, .. } => PlayArg::OwnLane,
+            Kind::Spell { .. } => PlayArg::Zero,
+        };
+        out[i] = PlayInfo { cost: c.cost, arg };
+        i += 1;
+    }
+    out
+};
+
 /// A card's index in [`CARDS`]. Stable across releases: new cards are appended.
 pub type CardId = u16;
 
