@@ -8,7 +8,7 @@
 //! | 135..254 | reserved, never legal                                 |
 //! | 255      | end turn                                              |
 
-use crate::cards::{self, PlayArg, TargetRule};
+use crate::cards::{self, TargetRule};
 use crate::keywords::Keyword;
 use crate::state::{Game, Player, F_ABILITY_USED, F_HAS_ABILITY, F_SILENCED, F_SUMMONED, HAND_MAX, LANES};
 
@@ -192,6 +192,7 @@ pub fn legal_mask(g: &Game) -> ActionMask {
     // One pass over my lanes: occupied, attacks, abilities.
     let mut own_occupied = 0u32;
     let mut ability_slots = 0u32;
+    let mut attacks = 0u32; // bit 5a + d
     for a in 0..LANES {
         let c = &me.board[a];
         if !c.present() {
@@ -203,28 +204,26 @@ pub fn legal_mask(g: &Game) -> ActionMask {
         if can_attack_with(me, c, kw) {
             // Lane range a-1..=a+1; Ranged reaches every lane.
             let range = if kw.has(Keyword::Ranged) { 0b11111 } else { (0b111 << a >> 1) & 0b11111 };
-            m.lo |= ((range & foe_open) as u128) << (ATTACK_BASE as usize + 5 * a);
+            attacks |= (range & foe_open) << (5 * a);
         }
     }
+    m.lo |= (attacks as u128) << ATTACK_BASE;
 
-    // Play a card: 1 AP plus its essence cost.
+    // Play a card: 1 AP plus its essence cost. Branch-free: the argument set
+    // is looked up by the card's play kind and cleared when it is too costly.
     if me.ap >= 1 {
         let own_empty = !own_occupied & 0b11111;
         let support_empty = (!me.supports[0].present() as u32) | (!me.supports[1].present() as u32) << 1;
-        for h in 0..(me.hand_len as usize).min(HAND_MAX) {
-            let info = cards::PLAY_INFO[me.hand[h] as usize];
-            if info.cost > me.essence {
-                continue;
-            }
-            let args = match info.arg {
-                PlayArg::EmptyLane => own_empty,
-                PlayArg::SupportSlot => support_empty,
-                PlayArg::EnemyLane => foe_targetable,
-                PlayArg::OwnLane => own_occupied,
-                PlayArg::Zero => 1,
-            };
-            m.lo |= (args as u128) << (5 * h);
+        // Indexed by `PlayArg as usize`.
+        let by_kind: [u64; 5] = [own_empty as u64, support_empty as u64, foe_targetable as u64, own_occupied as u64, 1];
+        let mut plays = 0u64;
+        let n = (me.hand_len as usize).min(HAND_MAX);
+        for (h, &card) in me.hand[..n].iter().enumerate() {
+            let info = cards::PLAY_INFO[card as usize];
+            let affordable = (info.cost <= me.essence) as u64;
+            plays |= (by_kind[info.arg as usize] * affordable) << (5 * h);
         }
+        m.lo |= plays as u128;
     }
 
     // Activated abilities: essence cost, once per turn, not silenced.
