@@ -111,6 +111,11 @@ if __name__ == "__main__" and __spec__ is not None:
     _delegate_to_pypa_build()
 elif __name__ == "__main__":
     # In-place build for development: python build.py (after cargo build --release).
-    ffibuilder.compile(tmpdir=str(ROOT), verbose=True)
+    built = Path(ffibuilder.compile(tmpdir=str(ROOT), verbose=True)).resolve()
     for leftover in ("_native.c", "_native.o", "_native.obj"):
         (ROOT / "essence_wars" / leftover).unlink(missing_ok=True)
+    # An older extension under another suffix (e.g. pip's .abi3.so) would be
+    # imported instead of, or before, this one: keep exactly one.
+    for other in (ROOT / "essence_wars").glob("_native.*"):
+        if other.suffix in (".so", ".pyd") and other.resolve() != built:
+            other.unlink()

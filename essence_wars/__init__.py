@@ -61,3 +61,6 @@ __all__ = [
     "list_cards",
     "list_decks",
 ]
+
+# Registers the Gymnasium id "EssenceWars-v0" (gymnasium is a dependency).
+from essence_wars import env as _env  # noqa: E402,F401

@@ -445,12 +445,14 @@ class Game:
             raise self._fail(st)
         return int(out[0])
 
-    def observe(self, out: Optional[np.ndarray] = None) -> np.ndarray:
+    def observe(self, out: Optional[np.ndarray] = None, seat: Optional[int] = None) -> np.ndarray:
         """The observation of the player to move: float32 ``[326]``.
 
-        With ``out`` (a writable, C-contiguous float32 array of 326 elements)
-        it is written in place and returned, with no allocation; reusing the
-        same array makes the call cheapest.
+        With ``seat`` (0 or 1) it is the table as that seat sees it, whoever
+        is to move (for example the final observation of a seat whose
+        opponent ended the game). With ``out`` (a writable, C-contiguous
+        float32 array of 326 elements) it is written in place and returned,
+        with no allocation; reusing the same array makes the call cheapest.
         """
         if out is None:
             out = np.empty(OBS_SIZE, dtype=np.float32)
@@ -460,7 +462,12 @@ class Game:
         else:
             ptr = _float_buffer(out, OBS_SIZE, "out")
             self._obs_out, self._obs_ptr = out, ptr
-        st = lib.ew_game_observe(self._ptr, ptr, OBS_SIZE)
+        if seat is None:
+            st = lib.ew_game_observe(self._ptr, ptr, OBS_SIZE)
+        else:
+            if isinstance(seat, bool) or not isinstance(seat, (int, np.integer)) or seat not in (0, 1):
+                raise ValueError(f"seat must be 0 or 1, got {seat!r}")
+            st = lib.ew_game_observe_seat(self._ptr, int(seat), ptr, OBS_SIZE)
         if st:
             raise self._fail(st)
         return out

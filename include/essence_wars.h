@@ -201,6 +201,11 @@ EwStatus ew_game_reset(struct EwGame *game, uint64_t seed);
 // Writes the observation of the player to move into `out` (`len` >= 326 floats).
 EwStatus ew_game_observe(const struct EwGame *game, float *out, size_t len);
 
+// Writes the observation as `seat` (0 or 1) sees the table, whoever is to
+// move, into `out` (`len` >= 326 floats). For the final observation of a seat
+// whose opponent ended the game.
+EwStatus ew_game_observe_seat(const struct EwGame *game, int32_t seat, float *out, size_t len);
+
 // Writes the legal-action mask (1 legal, 0 not) into `out` (`len` >= 256 bytes).
 // All zeros once the game is over.
 EwStatus ew_game_action_mask(const struct EwGame *game, uint8_t *out, size_t len);

@@ -462,10 +462,8 @@ impl Batch {
         out.write_step(i, reward, over, !legal);
         if over && self.autoreset {
             if let Some(f) = out.final_obs.as_deref_mut() {
-                let mut view = slot.game;
-                view.active = seat as u8;
                 let row: &mut [f32; OBS_SIZE] = (&mut f[i * OBS_SIZE..(i + 1) * OBS_SIZE]).try_into().expect("row");
-                view.observe(row);
+                slot.game.observe_as(seat, row);
             }
             let next = next_episode_seed(slot.seed);
             slot.deal(next);

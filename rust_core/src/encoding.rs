@@ -139,6 +139,15 @@ impl Game {
     pub fn observe(&self, out: &mut [f32; OBS_SIZE]) {
         observe(self, out)
     }
+
+    /// The observation as `seat` (0 or 1) sees the table, whoever is to move:
+    /// "me" is `seat`. Used for the final observation of a seat whose
+    /// opponent ended the game.
+    pub fn observe_as(&self, seat: usize, out: &mut [f32; OBS_SIZE]) {
+        let mut view = *self;
+        view.active = (seat & 1) as u8;
+        observe(&view, out)
+    }
 }
 
 #[cfg(test)]

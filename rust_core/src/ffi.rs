@@ -840,6 +840,22 @@ pub extern "C" fn ew_game_observe(game: *const EwGame, out: *mut f32, len: usize
     })
 }
 
+/// Writes the observation as `seat` (0 or 1) sees the table, whoever is to
+/// move, into `out` (`len` >= 326 floats). For the final observation of a seat
+/// whose opponent ended the game.
+#[no_mangle]
+pub extern "C" fn ew_game_observe_seat(game: *const EwGame, seat: i32, out: *mut f32, len: usize) -> EwStatus {
+    guard(|| {
+        let g = game_ref(game)?;
+        if !(0..=1).contains(&seat) {
+            return fail(EW_ERR_BAD_ARGUMENT, format!("seat must be 0 or 1, got {seat}"));
+        }
+        let buf = out_buf(out, len, OBS_SIZE, "observation")?;
+        g.observe_as(seat as usize, buf.try_into().expect("326 floats"));
+        Ok(())
+    })
+}
+
 /// Writes the legal-action mask (1 legal, 0 not) into `out` (`len` >= 256 bytes).
 /// All zeros once the game is over.
 #[no_mangle]
