@@ -35,16 +35,16 @@ pub static PRESETS: &[(&str, [CardId; 30])] = &[
     (
         "argentum_midrange",
         [
-            // curve: 1:5, 2:10, 3:7, 4:4, 5:2, 6:2
+            // curve: 1:6, 2:9, 3:7, 4:4, 5:2, 6:2
             2, 2,      // 1  Gleaming Aspirant
-            25, 25,    // 1  Aegis Blessing
+            25,        // 1  Aegis Blessing
+            116, 116,  // 1  Village Watchman
             135,       // 1  Expose Weakness
             3, 3,      // 2  Lance Cadet
             5, 5,      // 2  Burnished Warden
             26,        // 2  Hold the Line
             27, 27,    // 2  Reforge
             32,        // 2  Silver Standard
-            117,       // 2  Wandering Archer
             138,       // 2  Ember Javelin
             7, 7,      // 3  Mirror Squire
             9, 9,      // 3  Quicksilver Duelist
@@ -62,22 +62,23 @@ pub static PRESETS: &[(&str, [CardId; 30])] = &[
     (
         "symbiote_aggro",
         [
-            // curve: 1:11, 2:11, 3:3, 4:3, 5:2
-            37, 37,    // 1  Skitterling
+            // curve: 1:11, 2:9, 3:5, 4:3, 5:2
+            37,        // 1  Skitterling
             38, 38,    // 1  Venomfang Larva
+            39, 39,    // 1  Mossback Grub
             40, 40,    // 1  Gnawing Tick
-            63,        // 1  Bile Lash
-            64, 64,    // 1  Adrenal Surge
-            115, 115,  // 1  Hired Blade
+            63, 63,    // 1  Bile Lash
+            116, 116,  // 1  Village Watchman
             41,        // 2  Spore Mite
             42, 42,    // 2  Razorwing
             44, 44,    // 2  Hive Drone
-            66, 66,    // 2  Feeding Frenzy
+            45,        // 2  Brood Nurse
             71,        // 2  Feeding Grounds
-            72,        // 2  Swarm Instinct
-            117, 117,  // 2  Wandering Archer
+            119, 119,  // 2  Tinker's Sparkbox
             48,        // 3  Lurking Stinger
             50, 50,    // 3  Bloatfly
+            68,        // 3  Corrosive Spray
+            69,        // 3  Spawning Surge
             52, 52,    // 4  Chitin Brute
             70,        // 4  Mutagenic Bloom
             58, 58,    // 5  Leaping Reaver
@@ -117,22 +118,21 @@ pub static PRESETS: &[(&str, [CardId; 30])] = &[
     (
         "obsidion_burst",
         [
-            // curve: 1:7, 2:9, 3:9, 4:5
-            77, 77,    // 1  Night Stalker
+            // curve: 1:4, 2:12, 3:9, 4:5
             78, 78,    // 1  Cinder Wisp
-            115, 115,  // 1  Hired Blade
-            135,       // 1  Expose Weakness
+            116, 116,  // 1  Village Watchman
             79,        // 2  Duskblade
+            80, 80,    // 2  Blood Moth
             81, 81,    // 2  Gloom Phantom
             83, 83,    // 2  Cult Bloodpriest
             104, 104,  // 2  Night Lash
             112,       // 2  Moonless Shrine
-            117,       // 2  Wandering Archer
+            119, 119,  // 2  Tinker's Sparkbox
             84, 84,    // 3  Veiled Assassin
             85, 85,    // 3  Void Lancer
             86, 86,    // 3  Soul Leech
             89,        // 3  Hex Ritualist
-            114, 114,  // 3  Obsidian Obelisk
+            105, 105,  // 3  Soul Drain
             90,        // 4  Obsidian Reaper
             91, 91,    // 4  Umbral Prowler
             93,        // 4  Eclipse Herald
@@ -142,13 +142,12 @@ pub static PRESETS: &[(&str, [CardId; 30])] = &[
     (
         "obsidion_control",
         [
-            // curve: 1:3, 2:7, 3:7, 4:4, 5:4, 6:2, 7:2, 9:1
+            // curve: 1:4, 2:6, 3:7, 4:2, 5:6, 6:1, 7:2, 8:1, 9:1
             76, 76,    // 1  Shadow Acolyte
-            102,       // 1  Veil of Night
+            116, 116,  // 1  Village Watchman
             80, 80,    // 2  Blood Moth
             82, 82,    // 2  Grave Whisperer
             110,       // 2  Altar of Blood
-            111,       // 2  Whispering Idol
             118,       // 2  Warded Mystic
             87,        // 3  Hexblade
             89,        // 3  Hex Ritualist
@@ -158,14 +157,14 @@ pub static PRESETS: &[(&str, [CardId; 30])] = &[
             139,       // 3  Scholar's Insight
             92,        // 4  Shadow Puppeteer
             93,        // 4  Eclipse Herald
-            107, 107,  // 4  Assassinate
             94, 94,    // 5  Dread Wraith
             95,        // 5  Necrotic Harvester
             96,        // 5  Sanguine Knight
+            107, 107,  // 5  Assassinate
             97,        // 6  Void Stalker
-            98,        // 6  Dusk Executioner
+            98,        // 7  Dusk Executioner
             99,        // 7  Maltheus, the Soulrender
-            109,       // 7  Black Eclipse
+            109,       // 8  Black Eclipse
             100,       // 9  Ysolde Nightveil
         ],
     ),
