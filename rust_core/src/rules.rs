@@ -215,12 +215,12 @@ fn play_card(g: &mut Game, q: &mut Queue, h: usize, arg: usize) {
             g.next_uid = g.next_uid.wrapping_add(1).max(1);
             g.players[me].board[arg] = Creature::new(id, uid);
             let ctx = Ctx { slot: arg as u8, source: uid, needs_source: true, ..Ctx::of(me as u8) };
-            queue_triggers(q, card.triggers, When::OnPlay, ctx);
+            queue_triggers(q, card.id, When::OnPlay, ctx);
         }
         Kind::Support { durability, .. } => {
             g.players[me].supports[arg] = Support { card: id, durability };
             g.players[me].recompute_auras();
-            queue_triggers(q, card.triggers, When::OnPlay, Ctx::of(me as u8));
+            queue_triggers(q, card.id, When::OnPlay, Ctx::of(me as u8));
         }
         Kind::Spell { target, effects } => {
             let mut ctx = Ctx::of(me as u8);
@@ -300,7 +300,7 @@ fn attack(g: &mut Game, q: &mut Queue, a: usize, d: usize) {
     let ctx = Ctx { slot: a as u8, source: attacker_uid, other: defender_uid, needs_source: true, ..Ctx::of(me as u8) };
     let card = cards::card(g.players[me].board[a].card);
     if !g.players[me].board[a].has_flag(F_SILENCED) {
-        queue_triggers(q, card.triggers, When::OnAttack, ctx);
+        queue_triggers(q, card.id, When::OnAttack, ctx);
         resolve(g, q);
         if g.is_over() {
             return;
@@ -363,7 +363,7 @@ fn attack(g: &mut Game, q: &mut Queue, a: usize, d: usize) {
         heal_player(g, foe, defender_dealt);
     }
     if defender_died && is_dying(g, me, a) == Some(false) && !g.players[me].board[a].has_flag(F_SILENCED) {
-        queue_triggers(q, card.triggers, When::OnKill, ctx);
+        queue_triggers(q, card.id, When::OnKill, ctx);
     }
     finish(g, q);
 }
@@ -483,19 +483,23 @@ fn start_turn_with(g: &mut Game, q: &mut Queue) {
 fn fire_turn_triggers(g: &Game, q: &mut Queue, seat: usize, when: When) {
     let p = &g.players[seat];
     for s in p.supports.iter().filter(|s| s.present()) {
-        queue_triggers(q, cards::card(s.card).triggers, when, Ctx::of(seat as u8));
+        queue_triggers(q, s.card, when, Ctx::of(seat as u8));
     }
     for (slot, c) in p.board.iter().enumerate() {
         if c.present() && !c.has_flag(F_SILENCED) {
             let ctx = Ctx { slot: slot as u8, source: c.uid, needs_source: true, ..Ctx::of(seat as u8) };
-            queue_triggers(q, cards::card(c.card).triggers, when, ctx);
+            queue_triggers(q, c.card, when, ctx);
         }
     }
 }
 
 #[inline]
-fn queue_triggers(q: &mut Queue, triggers: &'static [cards::Trigger], when: When, ctx: Ctx) {
-    for t in triggers {
+fn queue_triggers(q: &mut Queue, card: cards::CardId, when: When, ctx: Ctx) {
+    // Most cards have no trigger of this kind: a compile-time bit table says so.
+    if cards::TRIGGER_KINDS[card as usize] & (1 << when as u8) == 0 {
+        return;
+    }
+    for t in cards::card(card).triggers {
         if t.when == when {
             q.push_all(t.effects, ctx);
         }
@@ -542,17 +546,17 @@ fn handle_deaths(g: &mut Game, q: &mut Queue) {
             g.players[seat].board[s] = Creature::NONE;
             let ctx = Ctx { slot: s as u8, source: c.uid, ..Ctx::of(seat as u8) };
             if !c.has_flag(F_SILENCED) {
-                queue_triggers(q, cards::card(c.card).triggers, When::OnDeath, ctx);
+                queue_triggers(q, c.card, When::OnDeath, ctx);
             }
             let p = &g.players[seat];
             for (slot, ally) in p.board.iter().enumerate() {
                 if ally.present() && !ally.has_flag(F_SILENCED) {
                     let actx = Ctx { slot: slot as u8, source: ally.uid, other: c.uid, needs_source: true, ..Ctx::of(seat as u8) };
-                    queue_triggers(q, cards::card(ally.card).triggers, When::AllyDies, actx);
+                    queue_triggers(q, ally.card, When::AllyDies, actx);
                 }
             }
             for sup in p.supports.iter().filter(|x| x.present()) {
-                queue_triggers(q, cards::card(sup.card).triggers, When::AllyDies, Ctx::of(seat as u8));
+                queue_triggers(q, sup.card, When::AllyDies, Ctx::of(seat as u8));
             }
             if kw.has(Keyword::Volatile) {
                 volatile[n_volatile] = (seat as u8, s as u8, c.uid);
@@ -628,7 +632,7 @@ fn damage_creature(g: &mut Game, q: &mut Queue, seat: usize, slot: usize, amount
     q.maybe_dead = true;
     if !c.has_flag(F_SILENCED) {
         let ctx = Ctx { slot: slot as u8, source: c.uid, needs_source: true, ..Ctx::of(seat as u8) };
-        queue_triggers(q, cards::card(c.card).triggers, When::OnDamaged, ctx);
+        queue_triggers(q, c.card, When::OnDamaged, ctx);
     }
     dealt
 }

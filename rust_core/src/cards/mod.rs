@@ -40,6 +40,22 @@ pub struct PlayInfo {
     pub arg: PlayArg,
 }
 
+/// Per card: bit `When as u8` is set when the card has a trigger of that kind.
+pub static TRIGGER_KINDS: [u8; NUM_CARDS] = {
+    let mut out = [0u8; NUM_CARDS];
+    let mut i = 0;
+    while i < NUM_CARDS {
+        let triggers = data::CARD_TABLE[i].triggers;
+        let mut t = 0;
+        while t < triggers.len() {
+            out[i] |= 1 << triggers[t].when as u8;
+            t += 1;
+        }
+        i += 1;
+    }
+    out
+};
+
 /// [`PlayInfo`] for every card, derived from the card table at compile time.
 pub static PLAY_INFO: [PlayInfo; NUM_CARDS] = {
     let mut out = [PlayInfo { cost: 0, arg: PlayArg::Zero }; NUM_CARDS];
@@ -181,6 +197,7 @@ pub enum Effect {
 
 /// When a triggered ability fires.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub enum When {
     /// The card is played from hand.
     OnPlay,
