@@ -168,6 +168,8 @@ register("cards", "list the card catalogue", _cards_args, _cards)
 register("decks", "list the preset decks, or one deck's cards", _decks_args, _decks)
 register("play", "play one quick bot game and print it (random vs greedy)", _play_args, _play)
 
+from essence_wars import bench_cli  # noqa: E402,F401  (registers "bench")
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="essence-wars", description="Essence Wars: a card game engine for RL research.")

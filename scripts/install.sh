@@ -17,9 +17,10 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 echo "== pip install -e .${extras:+[$extras]}"
-python -m pip install -q --upgrade pip >/dev/null
-# PyTorch: the CPU build of torch 2.13.0 (the project accepts torch>=2.1).
-if [[ ",$extras," == *",train,"* ]] && ! python -c "import torch" 2>/dev/null; then
+# PyTorch: the extras "train" and "test" need it. Install the CPU build of
+# torch 2.13.0 first (the project accepts torch>=2.1), so that resolving the
+# extras does not fetch a multi-GB CUDA build.
+if [[ ",$extras," == *",train,"* || ",$extras," == *",test,"* ]] && ! python -c "import torch" 2>/dev/null; then
   python -m pip install -q "torch==2.13.0"
 fi
 python -m pip install -q -e ".${extras:+[$extras]}"
