@@ -18,9 +18,11 @@ pub mod cards;
 pub mod decks;
 pub mod encoding;
 pub mod ffi;
+pub mod ffi_search;
 pub mod keywords;
 pub mod rng;
 pub mod rules;
+pub mod search;
 pub mod serialize;
 pub mod state;
 
