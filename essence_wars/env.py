@@ -573,20 +573,21 @@ class EssenceWarsEnv(gym.Env):
 
 
 def make_vector_env(num_envs: int = 1, **kwargs: Any):
-    """Hook for Gymnasium's ``vector_entry_point``: the shared-memory vector env.
+    """Gymnasium's ``vector_entry_point``: the shared-memory vector env.
 
-    Not available yet: ``essence_wars.vec_env`` is still to be written. When it
-    lands, it provides the class this returns, and :func:`register_envs` passes
-    ``vector_entry_point="essence_wars.env:make_vector_env"`` so that
-    ``gymnasium.make_vec("EssenceWars-v0", num_envs=N)`` uses it by default.
-    Until then this raises, and ``gymnasium.make_vec`` uses Gymnasium's own
-    ``SyncVectorEnv``/``AsyncVectorEnv`` (``vectorization_mode="sync"`` or
-    ``"async"``).
+    ``gymnasium.make_vec("EssenceWars-v0", num_envs=N)`` (the default mode,
+    or ``vectorization_mode="vector_entry_point"``) returns an
+    :class:`essence_wars.vec_env.SharedMemoryVectorEnv`. Gymnasium passes a
+    custom vector env its options only as keyword arguments, so the env
+    options (``deck``, ``opponent``, ...) and the vector options
+    (``num_workers``, ``ring_slots``, ...) go side by side, e.g.
+    ``make_vec("EssenceWars-v0", num_envs=64, opponent="greedy", num_workers=2)``.
+    ``vectorization_mode="sync"`` or ``"async"`` gives Gymnasium's own classes.
     """
-    raise NotImplementedError(
-        "the shared-memory vector env (essence_wars.vec_env) does not exist yet; use "
-        "gymnasium.make_vec('EssenceWars-v0', num_envs=N, vectorization_mode='sync' or 'async')"
-    )
+    from essence_wars import vec_env
+
+    kwargs.pop("render_mode", None)  # the vector env does not render
+    return vec_env.make(num_envs, **kwargs)
 
 
 def register_envs() -> None:
@@ -596,7 +597,7 @@ def register_envs() -> None:
             id=ENV_ID,
             entry_point="essence_wars.env:EssenceWarsEnv",
             nondeterministic=False,
-            # vector_entry_point="essence_wars.env:make_vector_env",  # when essence_wars.vec_env exists
+            vector_entry_point="essence_wars.env:make_vector_env",
         )
 
 

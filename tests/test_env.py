@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from essence_wars import core
 from essence_wars.core import END_TURN, IllegalActionError, InvalidDeckError, UnknownCardError, UnknownDeckError
-from essence_wars.env import ENV_ID, OBS_BOUND, EssenceWarsEnv, make_vector_env, observe_as
+from essence_wars.env import ENV_ID, OBS_BOUND, EssenceWarsEnv, observe_as
 
 from conftest import ROOT
 
@@ -161,13 +161,6 @@ def test_make_with_module_prefix_needs_no_import():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "(326,)" in result.stdout
-
-
-def test_vector_entry_point_hook_is_not_implemented_yet():
-    with pytest.raises(NotImplementedError, match="vectorization_mode='sync' or 'async'"):
-        make_vector_env(num_envs=2)
-    with pytest.raises(gym.error.Error, match="vector entry point"):
-        gym.make_vec(ENV_ID, num_envs=2, vectorization_mode="vector_entry_point")
 
 
 def run_vector(vec, steps: int, seed: int):
@@ -688,3 +681,21 @@ def train_briefly(MaskablePPO, evaluate_policy, make_vec_env):
         if terminated:
             obs, info = env.reset()
     vec.close()
+
+
+def test_make_vec_returns_the_shared_memory_vector_env():
+    from essence_wars.vec_env import SharedMemoryVectorEnv
+
+    for mode in (None, "vector_entry_point"):
+        kwargs = {} if mode is None else {"vectorization_mode": mode}
+        venv = gym.make_vec("EssenceWars-v0", num_envs=3, opponent="greedy", num_workers=0, **kwargs)
+        try:
+            assert isinstance(venv, SharedMemoryVectorEnv)
+            obs, _ = venv.reset(seed=5)
+            assert obs["observation"].shape == (3, 326)
+            masks = venv.action_masks()
+            actions = np.array([np.flatnonzero(m)[0] for m in masks])
+            obs, rew, term, trunc, info = venv.step(actions)
+            assert rew.shape == (3,) and term.dtype == np.bool_
+        finally:
+            venv.close()
