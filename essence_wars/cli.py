@@ -171,7 +171,26 @@ register("play", "play one quick bot game and print it (random vs greedy)", _pla
 from essence_wars import bench_cli  # noqa: E402,F401  (registers "bench")
 
 
+#: Entry-point group of CLI plugins: each names a module that calls
+#: :func:`register` when imported. The PyTorch agents (``train``, ``eval``)
+#: come in this way, because ``agents`` depends on ``essence_wars`` and never
+#: the reverse.
+PLUGIN_GROUP = "essence_wars.cli"
+
+
+def load_plugins() -> None:
+    """Imports every installed CLI plugin; a broken plugin is reported, not fatal."""
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=PLUGIN_GROUP):
+        try:
+            ep.load()
+        except Exception as e:  # noqa: BLE001 - a plugin must not break the other commands
+            print(f"essence-wars: warning: plugin {ep.name!r} ({ep.value}) failed to load: {e}", file=sys.stderr)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    load_plugins()
     parser = argparse.ArgumentParser(prog="essence-wars", description="Essence Wars: a card game engine for RL research.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
