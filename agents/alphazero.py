@@ -1,0 +1,472 @@
+"""AlphaZero for Essence Wars: self-play with the batched neural MCTS in Rust
+(:class:`essence_wars.search.Search`), a replay buffer, and a residual MLP
+policy-value network trained on (observation, visit distribution, result).
+
+Reads top to bottom: :class:`Args` (every hyperparameter), :class:`SelfPlay`
+(many games at once, one forward pass per search round for all of them),
+:class:`ReplayBuffer`, :func:`train` (the loop: self-play, learn, evaluate,
+checkpoint), the search agent for evaluation (:func:`load_agent`), and the
+command line (``essence-wars train alphazero``). Design and numbers:
+``docs/ALPHAZERO.md``.
+
+Value targets are the game result for the player to move at each recorded
+position (+1 win, -1 loss, 0 draw): a turn is several actions by the same
+player, and the network always sees the position from the mover's side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import List, Optional, Sequence
+
+import numpy as np
+
+from essence_wars import core
+from essence_wars.search import Search, SearchConfig
+
+OBS_SIZE, NUM_ACTIONS = core.OBS_SIZE, core.NUM_ACTIONS
+
+
+@dataclass
+class Args:
+    """AlphaZero hyperparameters (the CLI exposes each as --kebab-case)."""
+
+    run_dir: str = field(default="runs/alphazero", metadata={"help": "checkpoints, TensorBoard logs"})
+    seed: int = field(default=1, metadata={"help": "seeds deals, search noise and torch"})
+    iterations: int = field(default=1000, metadata={"help": "self-play + training iterations"})
+    time_limit: float = field(default=0.0, metadata={"help": "stop after this many seconds (0: no limit)"})
+    num_games: int = field(default=128, metadata={"help": "self-play games in flight (search trees)"})
+    moves_per_iteration: int = field(default=32, metadata={"help": "search moves per game per iteration"})
+    simulations: int = field(default=64, metadata={"help": "simulations per move in self-play"})
+    c_puct: float = field(default=1.25, metadata={"help": "PUCT exploration constant"})
+    dirichlet_alpha: float = field(default=0.3, metadata={"help": "root noise concentration"})
+    dirichlet_fraction: float = field(default=0.25, metadata={"help": "root noise weight"})
+    leaves_per_tree: int = field(default=1, metadata={"help": "leaves per tree per round (virtual loss if > 1)"})
+    temperature_actions: int = field(default=30, metadata={"help": "actions per game sampled at T=1, then T=0"})
+    decks: str = field(default="", metadata={"help": "comma-separated decks to sample (default: all presets)"})
+    mode: str = field(default="attrition", metadata={"help": "attrition or essence_duel"})
+    buffer_size: int = field(default=200_000, metadata={"help": "replay buffer capacity (positions)"})
+    batch_size: int = field(default=512, metadata={"help": "training minibatch"})
+    train_steps: int = field(default=64, metadata={"help": "gradient steps per iteration"})
+    min_buffer: int = field(default=2_000, metadata={"help": "positions before training starts"})
+    lr: float = field(default=1e-3, metadata={"help": "AdamW learning rate"})
+    weight_decay: float = field(default=1e-4, metadata={"help": "AdamW weight decay"})
+    value_coef: float = field(default=1.0, metadata={"help": "weight of the value loss"})
+    width: int = field(default=256, metadata={"help": "network width"})
+    blocks: int = field(default=4, metadata={"help": "residual blocks"})
+    eval_every: int = field(default=10, metadata={"help": "evaluate every N iterations (0: never)"})
+    eval_games: int = field(default=100, metadata={"help": "games per opponent in evaluation"})
+    eval_simulations: int = field(default=64, metadata={"help": "search simulations per move in evaluation"})
+    eval_opponents: str = field(default="random,greedy", metadata={"help": "comma-separated bots"})
+    checkpoint_every: int = field(default=5, metadata={"help": "checkpoint every N iterations"})
+    resume: str = field(default="", metadata={"help": "checkpoint to resume from ('auto': run_dir/checkpoint.pt)"})
+    torch_threads: int = field(default=1, metadata={"help": "torch CPU threads (0: torch's default; more than 1 "
+                                                           "oversubscribes a shared 2-core machine)"})
+
+
+# ---------------------------------------------------------------------------
+# Replay buffer.
+
+
+class ReplayBuffer:
+    """A ring of (observation, legal mask, visit distribution, result) rows."""
+
+    def __init__(self, capacity: int):
+        self.capacity = capacity
+        self.obs = np.zeros((capacity, OBS_SIZE), np.float32)
+        self.masks = np.zeros((capacity, NUM_ACTIONS), np.bool_)
+        self.policy = np.zeros((capacity, NUM_ACTIONS), np.float32)
+        self.value = np.zeros(capacity, np.float32)
+        self.size = 0
+        self.next = 0
+
+    def add(self, obs: np.ndarray, masks: np.ndarray, policy: np.ndarray, value: np.ndarray) -> None:
+        for start in range(0, len(obs), self.capacity):
+            o, m, p, v = (x[start:start + self.capacity] for x in (obs, masks, policy, value))
+            n = len(o)
+            idx = (self.next + np.arange(n)) % self.capacity
+            self.obs[idx], self.masks[idx], self.policy[idx], self.value[idx] = o, m, p, v
+            self.next = (self.next + n) % self.capacity
+            self.size = min(self.capacity, self.size + n)
+
+    def sample(self, n: int, rng: np.random.Generator):
+        idx = rng.integers(0, self.size, n)
+        return self.obs[idx], self.masks[idx], self.policy[idx], self.value[idx]
+
+
+# ---------------------------------------------------------------------------
+# Self-play.
+
+
+class SelfPlay:
+    """``num_games`` games in flight, each with its own search tree.
+
+    :meth:`play` makes ``moves`` search moves in every game: per move, rounds
+    of (``select``, one forward pass over all leaves, ``expand``), then the
+    visit distribution is recorded and an action chosen (T=1 for the first
+    ``temperature_actions`` actions of a game, then T=0). Finished games
+    give their positions to the buffer with the final result for the player
+    to move at each, and a new game starts in their slot.
+    """
+
+    def __init__(self, args: Args, evaluate, seed: int):
+        self.args = args
+        self.evaluate = evaluate
+        self.decks = [d for d in args.decks.split(",") if d] or core.list_decks()
+        self.rng = np.random.default_rng(seed)
+        cfg = SearchConfig(simulations=args.simulations, c_puct=args.c_puct, dirichlet_alpha=args.dirichlet_alpha,
+                           dirichlet_fraction=args.dirichlet_fraction, leaves_per_tree=args.leaves_per_tree)
+        self.search = Search(args.num_games, cfg, seed=seed)
+        self.next_seed = seed * 1_000_003
+        self.actions_in_game = np.zeros(args.num_games, np.int64)
+        self.trajectories: List[list] = [[] for _ in range(args.num_games)]
+        for i in range(args.num_games):
+            self._new_game(i)
+        self.games_finished = 0
+        self.results = {"p0_wins": 0, "p1_wins": 0, "draws": 0}
+        self.game_lengths: List[int] = []
+
+    def _new_game(self, i: int) -> None:
+        d0, d1 = self.rng.choice(self.decks, 2)
+        self.search.new_game(i, str(d0), str(d1), self.args.mode, seed=self.next_seed)
+        self.next_seed += 1
+        self.actions_in_game[i] = 0
+        self.trajectories[i] = []
+
+    def play(self, moves: int, buffer: ReplayBuffer) -> int:
+        """Plays ``moves`` moves in every game; returns the positions searched."""
+        s = self.search
+        positions = 0
+        for _ in range(moves):
+            obs, masks, players, _ = s.root_state()
+            s.run(self.evaluate)
+            visits = s.root_visits()
+            sampled = s.choose(1.0).copy()
+            greedy = s.choose(0.0)
+            actions = np.where(self.actions_in_game < self.args.temperature_actions, sampled, greedy)
+            legal = masks.sum(1)
+            for i in np.flatnonzero(legal > 1):
+                total = visits[i].sum()
+                if total > 0:
+                    self.trajectories[i].append((obs[i].copy(), masks[i].astype(bool), visits[i] / total,
+                                                 int(players[i])))
+            positions += int((legal > 1).sum())
+            acting = players.copy()
+            rewards, done = s.apply(actions)
+            self.actions_in_game += 1
+            for i in np.flatnonzero(done):
+                r = float(rewards[i])
+                winner = None if r == 0 else (int(acting[i]) if r > 0 else 1 - int(acting[i]))
+                self._finish(i, winner, buffer)
+        return positions
+
+    def _finish(self, i: int, winner: Optional[int], buffer: ReplayBuffer) -> None:
+        traj = self.trajectories[i]
+        if traj:
+            obs = np.stack([t[0] for t in traj])
+            masks = np.stack([t[1] for t in traj])
+            pol = np.stack([t[2] for t in traj])
+            z = np.array([0.0 if winner is None else (1.0 if t[3] == winner else -1.0) for t in traj], np.float32)
+            buffer.add(obs, masks, pol, z)
+        self.games_finished += 1
+        self.game_lengths.append(int(self.actions_in_game[i]))
+        key = "draws" if winner is None else f"p{winner}_wins"
+        self.results[key] += 1
+        self._new_game(i)
+
+
+# ---------------------------------------------------------------------------
+# The search as an agent (evaluation).
+
+
+class SearchAgent:
+    """A trained network with search: an agent for evaluation at any budget.
+
+    - :meth:`act_in_batch` ``(batch, indices) -> actions``: searches the games
+      ``indices`` of a :class:`essence_wars.core.Batch` (one tree each), the
+      fast path used by :func:`play_match`.
+    - :meth:`act` ``(obs, masks, games=None) -> actions``: with ``games`` (a
+      list of :class:`essence_wars.core.Game`) it searches them; without, or
+      with ``simulations == 0``, it plays the network's most likely legal
+      action (the interface of ``agents.evaluate``, which passes only
+      observations; see docs/ALPHAZERO.md for the one-line harness change
+      that gives it games).
+    """
+
+    def __init__(self, net, simulations: int = 64, name: str = "alphazero", device: str = "cpu",
+                 max_trees: int = 1024, seed: int = 0, c_puct: float = 1.25):
+        from agents.az_network import Evaluator
+
+        self.net = net
+        self.evaluate = Evaluator(net, device)
+        self.simulations = int(simulations)
+        self.name = f"{name}-{self.simulations}"
+        self.max_trees = max_trees
+        self.config = SearchConfig(simulations=max(1, self.simulations), c_puct=c_puct, dirichlet_fraction=0.0,
+                                   reuse_tree=False)
+        self.seed = seed
+        self._search: Optional[Search] = None
+
+    def _tree_count(self, n: int) -> Search:
+        if self._search is None or self._search.num_trees < n:
+            if self._search is not None:
+                self._search.close()
+            self._search = Search(max(n, 1), self.config, seed=self.seed)
+        return self._search
+
+    def _policy(self, obs: np.ndarray, masks: np.ndarray) -> np.ndarray:
+        logits, _ = self.evaluate(obs, masks)
+        logits = np.where(masks.astype(bool), logits, -np.inf)
+        return logits.argmax(1).astype(np.int64)
+
+    def _search_roots(self, s: Search, n: int) -> np.ndarray:
+        for i in range(n, s.num_trees):
+            s.set_root(i, None)
+        s.run(self.evaluate)
+        return s.choose(0.0)[:n].copy()
+
+    def act_in_batch(self, batch: core.Batch, indices: Sequence[int]) -> np.ndarray:
+        idx = np.asarray(indices, dtype=np.int64)
+        out = np.zeros(len(idx), np.int64)
+        for start in range(0, len(idx), self.max_trees):
+            part = idx[start:start + self.max_trees]
+            s = self._tree_count(len(part))
+            s.set_roots_from_batch(batch, np.arange(len(part)), part)
+            out[start:start + len(part)] = self._search_roots(s, len(part))
+        return out
+
+    def act(self, obs: np.ndarray, masks: np.ndarray, games: Optional[Sequence[core.Game]] = None) -> np.ndarray:
+        obs = np.asarray(obs, np.float32).reshape(-1, OBS_SIZE)
+        masks = np.asarray(masks).reshape(-1, NUM_ACTIONS)
+        if games is None or self.simulations == 0:
+            return self._policy(obs, masks)
+        s = self._tree_count(len(games))
+        for i, g in enumerate(games):
+            s.set_root(i, g)
+        return self._search_roots(s, len(games))
+
+    def __call__(self, observation: np.ndarray, action_mask: np.ndarray) -> int:
+        return int(self.act(observation[None], action_mask[None])[0])
+
+
+def load_network(path: str, device: str = "cpu"):
+    import torch
+
+    from agents.az_network import PolicyValueNet
+
+    ckpt = torch.load(path, map_location=device, weights_only=False)
+    net = PolicyValueNet(**ckpt["network"])
+    net.load_state_dict(ckpt["model"])
+    net.eval()
+    return net
+
+
+def load_agent(path: str, simulations: int = 64, device: str = "cpu", seed: int = 0) -> SearchAgent:
+    """The network of an AlphaZero checkpoint with a search of ``simulations`` per move."""
+    return SearchAgent(load_network(path, device), simulations=simulations, device=device, seed=seed,
+                       name=os.path.splitext(os.path.basename(path))[0])
+
+
+def play_match(agent: SearchAgent, opponent: str, games: int = 100, decks: Optional[Sequence[str]] = None,
+               seed: int = 0, mode: str = "attrition"):
+    """``agent`` (searching) against a built-in bot, with the shared harness's
+    schedule (seats swapped, decks rotated, seeded deals) and result type
+    (:class:`agents.evaluate.MatchResult`). The bot plays inside the batch step."""
+    from agents import evaluate
+
+    t0 = time.time()
+    decks = list(decks or core.list_decks())
+    sched = list(evaluate._schedule(games, decks, seed))
+    seats = [s for _, s, _, _, _ in sched]
+    result = evaluate.MatchResult(agent.name, opponent)
+    batch = core.Batch(len(sched), opponent=opponent, agent_seat=seats, mode=mode, autoreset=False)
+    try:
+        for i, (_, seat, da, db, _) in enumerate(sched):
+            batch.set_decks(*((da, db) if seat == 0 else (db, da)), mode, index=i)
+        out = batch.reset(seeds=[s for *_, s in sched])
+        results = np.zeros(len(sched), np.int64)
+        live = ~out.terminated.astype(bool)
+        results[~live] = np.sign(out.rewards[~live]).astype(np.int64)
+        while live.any():
+            idx = np.flatnonzero(live)
+            actions = agent.act_in_batch(batch, idx)
+            batch.step_subset(idx, actions)
+            ended = idx[out.terminated[idx].astype(bool)]
+            results[ended] = np.sign(out.rewards[ended]).astype(np.int64)
+            live[ended] = False
+    finally:
+        batch.close()
+    for (g, seat, da, db, _), r in zip(sched, results.tolist()):
+        result.add(r, seat, da)
+    result.seconds = time.time() - t0
+    return result
+
+
+# ---------------------------------------------------------------------------
+# Training.
+
+
+def _save(path: str, net, optimizer, args: Args, state: dict) -> None:
+    import torch
+
+    tmp = path + ".tmp"
+    torch.save({"model": net.state_dict(), "optimizer": optimizer.state_dict(), "network": net.config(),
+                "args": dataclasses.asdict(args), "state": state,
+                "torch_rng": torch.get_rng_state()}, tmp)
+    os.replace(tmp, path)
+
+
+def train(args: Args) -> dict:
+    """The training loop; returns the final state (iteration, positions, last eval)."""
+    import torch
+    import torch.nn.functional as F
+    from torch.utils.tensorboard import SummaryWriter
+
+    from agents.az_network import Evaluator, PolicyValueNet
+
+    if args.torch_threads:
+        torch.set_num_threads(args.torch_threads)
+    torch.manual_seed(args.seed)
+    os.makedirs(args.run_dir, exist_ok=True)
+    ckpt_path = os.path.join(args.run_dir, "checkpoint.pt")
+    net = PolicyValueNet(args.width, args.blocks)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    state = {"iteration": 0, "positions": 0, "games": 0, "gradient_steps": 0, "elapsed": 0.0, "evals": []}
+    resume = ckpt_path if args.resume == "auto" else args.resume
+    if resume and os.path.exists(resume):
+        ckpt = torch.load(resume, map_location="cpu", weights_only=False)
+        net = PolicyValueNet(**ckpt["network"])
+        net.load_state_dict(ckpt["model"])
+        optimizer = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+        optimizer.load_state_dict(ckpt["optimizer"])
+        state = ckpt["state"]
+        torch.set_rng_state(ckpt["torch_rng"])
+        print(f"resumed from {resume} at iteration {state['iteration']} ({state['positions']} positions)", flush=True)
+    elif args.resume and args.resume != "auto":
+        raise ValueError(f"no checkpoint at {args.resume}")
+    writer = SummaryWriter(args.run_dir)
+    writer.add_text("args", json.dumps(dataclasses.asdict(args), indent=1))
+    # A resumed run continues with fresh deals and noise (seeded by the iteration).
+    selfplay = SelfPlay(args, Evaluator(net), seed=args.seed + 7919 * state["iteration"])
+    buffer = ReplayBuffer(args.buffer_size)
+    rng = np.random.default_rng(args.seed + state["iteration"])
+    opponents = [o for o in args.eval_opponents.split(",") if o]
+    start_time = time.time()
+    last = {}
+    try:
+        while state["iteration"] < args.iterations:
+            if args.time_limit and time.time() - start_time > args.time_limit:
+                print("time limit reached", flush=True)
+                break
+            it = state["iteration"] + 1
+            t0 = time.time()
+            net.eval()
+            positions = selfplay.play(args.moves_per_iteration, buffer)
+            t_play = time.time() - t0
+            state["positions"] += positions
+            sps = positions / max(t_play, 1e-9)
+            writer.add_scalar("charts/SPS", sps, state["positions"])
+            writer.add_scalar("charts/buffer_size", buffer.size, state["positions"])
+            writer.add_scalar("charts/games_finished", selfplay.games_finished + state["games"], state["positions"])
+            if selfplay.game_lengths:
+                writer.add_scalar("charts/game_length", float(np.mean(selfplay.game_lengths[-100:])), state["positions"])
+            p_loss = v_loss = float("nan")
+            t1 = time.time()
+            if buffer.size >= args.min_buffer:
+                net.train()
+                pl, vl = [], []
+                for _ in range(args.train_steps):
+                    o, m, p, z = buffer.sample(args.batch_size, rng)
+                    o, m, p, z = (torch.from_numpy(x) for x in (o, m, p, z))
+                    logits, value = net(o)
+                    logp = F.log_softmax(logits.masked_fill(~m, -1e9), dim=1)
+                    policy_loss = -(p * logp).sum(1).mean()
+                    value_loss = F.mse_loss(value, z)
+                    loss = policy_loss + args.value_coef * value_loss
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+                    optimizer.step()
+                    pl.append(policy_loss.item())
+                    vl.append(value_loss.item())
+                state["gradient_steps"] += args.train_steps
+                p_loss, v_loss = float(np.mean(pl)), float(np.mean(vl))
+                writer.add_scalar("losses/policy_loss", p_loss, state["positions"])
+                writer.add_scalar("losses/value_loss", v_loss, state["positions"])
+            t_train = time.time() - t1
+            state["iteration"] = it
+            state["elapsed"] += time.time() - t0
+            print(f"iter {it:4d}  positions {state['positions']:8d}  games {state['games'] + selfplay.games_finished:6d}"
+                  f"  SPS {sps:7.1f}  buffer {buffer.size:7d}  policy_loss {p_loss:.3f}  value_loss {v_loss:.3f}"
+                  f"  (self-play {t_play:.1f}s, train {t_train:.1f}s)", flush=True)
+            if args.eval_every and it % args.eval_every == 0:
+                last = _evaluate(net, args, opponents, writer, state)
+            if args.checkpoint_every and it % args.checkpoint_every == 0:
+                state_to_save = dict(state, games=state["games"] + selfplay.games_finished)
+                _save(ckpt_path, net, optimizer, args, state_to_save)
+    finally:
+        state["games"] += selfplay.games_finished
+        _save(ckpt_path, net, optimizer, args, state)
+        selfplay.search.close()
+        writer.close()
+    print(f"saved {ckpt_path}", flush=True)
+    return {"state": state, "eval": last, "checkpoint": ckpt_path}
+
+
+def _evaluate(net, args: Args, opponents: Sequence[str], writer, state: dict) -> dict:
+    agent = SearchAgent(net, simulations=args.eval_simulations, seed=args.seed)
+    out = {}
+    for opp in opponents:
+        m = play_match(agent, opp, games=args.eval_games, seed=10_000 + state["iteration"], mode=args.mode)
+        out[opp] = m.total.as_dict()
+        writer.add_scalar(f"eval/win_rate_vs_{opp}", m.total.win_rate, state["positions"])
+        writer.add_scalar(f"eval/score_vs_{opp}", m.total.score, state["positions"])
+        print("  eval: " + m.summary().splitlines()[0], flush=True)
+    state["evals"].append({"iteration": state["iteration"], "positions": state["positions"], "results": out})
+    if agent._search is not None:
+        agent._search.close()
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Command line: essence-wars train alphazero [...]
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    """Adds every :class:`Args` field as ``--kebab-case``, plus the evaluation-only mode."""
+    for f in dataclasses.fields(Args):
+        flag = "--" + f.name.replace("_", "-")
+        p.add_argument(flag, type=type(f.default), default=f.default, help=f.metadata.get("help", ""))
+    p.add_argument("--evaluate", metavar="CHECKPOINT", default="",
+                   help="only evaluate this checkpoint (search with --eval-simulations) against --eval-opponents")
+    p.add_argument("--json", action="store_true", help="with --evaluate: print the results as JSON")
+
+
+def run(ns: argparse.Namespace) -> int:
+    args = Args(**{f.name: getattr(ns, f.name) for f in dataclasses.fields(Args)})
+    if getattr(ns, "evaluate", ""):
+        agent = load_agent(ns.evaluate, simulations=args.eval_simulations, seed=args.seed)
+        results = []
+        for opp in [o for o in args.eval_opponents.split(",") if o]:
+            m = play_match(agent, opp, games=args.eval_games, seed=args.seed, mode=args.mode)
+            results.append(m.as_dict())
+            if not ns.json:
+                print(m.summary(), flush=True)
+        if ns.json:
+            print(json.dumps(results, indent=2))
+        return 0
+    train(args)
+    return 0
+
+
+
+if __name__ == "__main__":
+    from agents import commands
+
+    sys.exit(commands.cli.main())

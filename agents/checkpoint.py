@@ -1,0 +1,163 @@
+"""Checkpoints: save and resume training, load a policy for play in one call.
+
+A checkpoint is one ``torch.save`` file holding a plain dict:
+
+- ``format``: :data:`FORMAT` (bumped when the layout changes),
+- ``algorithm``: ``"ppo"``,
+- ``network``: the constructor arguments of :class:`~agents.networks.ActorCritic`,
+- ``model``: its ``state_dict`` (weights **and** the observation normaliser),
+- ``optimizer``: the optimiser's ``state_dict`` (for resuming),
+- ``config``: the training hyperparameters (a dict of the ``Args`` dataclass),
+- ``global_step``, ``iteration``: where training stopped,
+- ``obs_version``: the observation layout the network was trained on,
+- ``league``: optional frozen opponents' weights (for resuming league play).
+
+``load("path")`` returns a :class:`Policy` usable anywhere an opponent is
+expected: ``policy(observation, action_mask) -> action`` for the Gymnasium
+env, and batched ``policy.act(obs[N,326], masks[N,256]) -> actions[N]``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Dict, Optional, Union
+
+import numpy as np
+import torch
+
+from agents.networks import ActorCritic
+
+FORMAT = 1
+PathLike = Union[str, "os.PathLike[str]"]
+
+#: The checkpoint shipped with the package (trained by the command in docs/PPO.md).
+SHIPPED = Path(__file__).resolve().parent / "data" / "ppo_essence_wars.pt"
+
+
+def save_checkpoint(path: PathLike, agent: ActorCritic, optimizer: Optional[torch.optim.Optimizer] = None,
+                    config: Optional[Dict[str, Any]] = None, global_step: int = 0, iteration: int = 0,
+                    league: Optional[list] = None) -> None:
+    """Writes a checkpoint atomically (a temporary file, then a rename)."""
+    from essence_wars import core
+
+    state = {
+        "format": FORMAT,
+        "algorithm": "ppo",
+        "network": {"hidden": agent.hidden, "layers": agent.layers, "action_features": agent.action_features},
+        "model": agent.state_dict(),
+        "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "config": dict(config or {}),
+        "global_step": int(global_step),
+        "iteration": int(iteration),
+        "obs_version": core.OBS_VERSION,
+        "league": league or [],
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: PathLike) -> Dict[str, Any]:
+    """The checkpoint dict (see the module doc), on the CPU."""
+    state = torch.load(Path(path), map_location="cpu", weights_only=False)
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise ValueError(f"{path} is not an Essence Wars PPO checkpoint (format {FORMAT})")
+    return state
+
+
+def upgrade_state_dict(model: Dict[str, Any], layers: int) -> Dict[str, Any]:
+    """Renames the keys of early checkpoints (one ``actor`` Sequential) to the current layout."""
+    if not any(k.startswith("actor.") for k in model):
+        return model
+    out = {}
+    for k, v in model.items():
+        if k.startswith("actor."):
+            _, idx, rest = k.split(".", 2)
+            k = f"actor_out.{rest}" if int(idx) == 2 * layers else f"actor_trunk.{idx}.{rest}"
+        out[k] = v
+    return out
+
+
+def network_from_checkpoint(state: Dict[str, Any]) -> ActorCritic:
+    """A network with the checkpoint's weights and normaliser, in eval mode."""
+    agent = ActorCritic(**state["network"])
+    agent.load_state_dict(upgrade_state_dict(state["model"], state["network"]["layers"]))
+    agent.eval()
+    return agent
+
+
+class Policy:
+    """A trained network as a player.
+
+    - ``policy(observation, action_mask) -> int``: one position (the form the
+      Gymnasium env takes as ``opponent=``).
+    - ``policy.act(obs[N,326], masks[N,256]) -> actions[N]`` (int64): a batch,
+      one forward pass.
+
+    ``deterministic=True`` plays the most likely legal action; otherwise
+    actions are sampled with a generator seeded by ``seed``.
+    """
+
+    def __init__(self, network: ActorCritic, deterministic: bool = False, seed: int = 0, name: str = "policy"):
+        self.network = network.eval()
+        self.deterministic = deterministic
+        self.name = name
+        self.generator = torch.Generator().manual_seed(int(seed))
+
+    @torch.no_grad()
+    def probabilities(self, obs: np.ndarray, masks: np.ndarray) -> np.ndarray:
+        """Action probabilities ``[N, 256]`` (0 on illegal actions)."""
+        logits = self.network.get_logits(torch.as_tensor(np.asarray(obs, dtype=np.float32)),
+                                         torch.as_tensor(np.asarray(masks).astype(bool)))
+        return torch.softmax(logits, -1).numpy()
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, masks: np.ndarray) -> np.ndarray:
+        """One legal action per row: ``obs`` float32 ``[N, 326]``, ``masks`` ``[N, 256]`` (bool or 0/1)."""
+        obs_t = torch.as_tensor(np.asarray(obs, dtype=np.float32))
+        mask_t = torch.as_tensor(np.asarray(masks).astype(bool, copy=False))
+        single = obs_t.ndim == 1
+        if single:
+            obs_t, mask_t = obs_t[None], mask_t[None]
+        logits = self.network.get_logits(obs_t, mask_t)
+        if self.deterministic:
+            actions = logits.argmax(-1)
+        else:
+            actions = torch.multinomial(torch.softmax(logits, -1), 1, generator=self.generator).squeeze(-1)
+        actions = actions.numpy().astype(np.int64)
+        return actions[0] if single else actions
+
+    def __call__(self, observation: np.ndarray, action_mask: np.ndarray) -> int:
+        return int(self.act(observation, action_mask))
+
+    def __repr__(self) -> str:
+        return f"Policy({self.name!r}, deterministic={self.deterministic})"
+
+
+def load(path: Optional[PathLike] = None, deterministic: bool = False, seed: int = 0) -> Policy:
+    """A :class:`Policy` from a checkpoint file (default: the shipped one)."""
+    path = SHIPPED if path is None else Path(path)
+    state = load_checkpoint(path)
+    return Policy(network_from_checkpoint(state), deterministic=deterministic, seed=seed, name=str(path))
+
+
+def export(src: PathLike, dst: PathLike = SHIPPED) -> Path:
+    """Copies a checkpoint without the optimiser state and the league (for shipping: ~1.5 MB)."""
+    state = load_checkpoint(src)
+    state["optimizer"] = None
+    state["league"] = []
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, dst)
+    return dst
+
+
+if __name__ == "__main__":
+    import sys
+
+    # python -m agents.checkpoint SRC [DST]: export SRC for shipping (default DST: agents/data/).
+    out = export(sys.argv[1], *(sys.argv[2:3] or [SHIPPED]))
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB)")

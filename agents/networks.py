@@ -1,0 +1,242 @@
+"""Networks shared by the agents: the masked actor-critic MLP and the running
+observation normaliser.
+
+The observation (326 floats, ``docs/OBSERVATION.md``) is always from the
+perspective of the player to move, so one network plays both seats and its
+value is "how good is this for the player to move".
+"""
+
+from __future__ import annotations
+
+from typing import Tuple
+
+import numpy as np
+import torch
+import torch.nn as nn
+from torch.distributions import Categorical
+
+OBS_SIZE = 326
+NUM_ACTIONS = 256
+
+# A large negative logit rather than -inf: softmax gives exactly 0 probability
+# in float32 (exp(-1e9 - max) underflows), while entropy and log-prob stay
+# finite (0 * -1e9 = 0, whereas 0 * -inf = nan).
+MASKED_LOGIT = -1e9
+
+
+class RunningMeanStd(nn.Module):
+    """Running mean and variance of the observations (Chan et al.'s parallel
+    update), kept as buffers so they travel with ``state_dict``.
+
+    ``normalize(x)`` gives ``clip((x - mean) / sqrt(var + eps), -clip, clip)``.
+    The statistics change only through :meth:`update` (called by the trainer on
+    each rollout), never during inference.
+    """
+
+    def __init__(self, size: int = OBS_SIZE, clip: float = 10.0, epsilon: float = 1e-8):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(size, dtype=torch.float64))
+        self.register_buffer("var", torch.ones(size, dtype=torch.float64))
+        self.register_buffer("count", torch.tensor(1e-4, dtype=torch.float64))
+        self.clip = clip
+        self.epsilon = epsilon
+
+    @torch.no_grad()
+    def update(self, x: torch.Tensor) -> None:
+        x = x.reshape(-1, self.mean.shape[0]).to(torch.float64)
+        batch_mean = x.mean(0)
+        batch_var = x.var(0, unbiased=False)
+        batch_count = x.shape[0]
+        delta = batch_mean - self.mean
+        total = self.count + batch_count
+        new_mean = self.mean + delta * batch_count / total
+        m2 = self.var * self.count + batch_var * batch_count + delta.pow(2) * self.count * batch_count / total
+        self.mean.copy_(new_mean)
+        self.var.copy_(m2 / total)
+        self.count.copy_(total)
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        mean = self.mean.to(x.dtype)
+        std = torch.sqrt(self.var + self.epsilon).to(x.dtype)
+        return torch.clamp((x - mean) / std, -self.clip, self.clip)
+
+
+def layer_init(layer: nn.Linear, std: float = np.sqrt(2), bias_const: float = 0.0) -> nn.Linear:
+    """Orthogonal weights, constant bias (the PPO implementation-details default)."""
+    nn.init.orthogonal_(layer.weight, std)
+    nn.init.constant_(layer.bias, bias_const)
+    return layer
+
+
+def masked_logits(logits: torch.Tensor, action_mask: torch.Tensor) -> torch.Tensor:
+    """Logits with every illegal action set to :data:`MASKED_LOGIT`."""
+    return torch.where(action_mask.bool(), logits, torch.full_like(logits, MASKED_LOGIT))
+
+
+def masked_entropy(logits: torch.Tensor, action_mask: torch.Tensor) -> torch.Tensor:
+    """Entropy of the masked distribution, summed over legal actions only.
+
+    ``logits`` must already be masked. Illegal actions have probability 0 and
+    contribute nothing (written out so that no ``0 * -1e9`` term can leak).
+    """
+    logp = torch.log_softmax(logits, dim=-1)
+    p = logp.exp()
+    return -torch.where(action_mask.bool(), p * logp, torch.zeros_like(p)).sum(-1)
+
+
+# Entities an action can name, as rows of a per-position table: 10 hand cards,
+# 5 own lanes, 5 enemy lanes, 5 own lanes again (an ability's own-creature
+# target, projected with its own weights), 2 own support slots, and "nothing".
+_HAND, _MY, _ENEMY, _OWN2, _SUP, _NONE = 0, 10, 15, 20, 25, 27
+
+
+def action_feature_tables() -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """What each action is about (docs/GAME.md's action table).
+
+    Returns ``(actions, entities, constants)``: the action ids that can ever
+    be legal (0..134 and 255), for each the 5 entities it names ``[A, 5]``
+    (hand card, own lane, enemy lane, own target lane, support slot; an entity
+    index into the table above, ``_NONE`` when absent), and constant features
+    ``[A, 8]`` (action type and target kind, one-hot).
+    """
+    actions = list(range(135)) + [255]
+    entities = torch.full((len(actions), 5), _NONE, dtype=torch.long)
+    const = torch.zeros(len(actions), 8)
+    for row, a in enumerate(actions):
+        if a < 50:  # play hand card h at own slot / enemy target / support slot t
+            h, t = divmod(a, 5)
+            entities[row, 0], entities[row, 1], entities[row, 2] = _HAND + h, _MY + t, _ENEMY + t
+            if t < 2:
+                entities[row, 4] = _SUP + t
+            const[row, 0] = 1
+        elif a < 75:  # attack: own slot att into enemy slot d
+            att, d = divmod(a - 50, 5)
+            entities[row, 1], entities[row, 2] = _MY + att, _ENEMY + d
+            const[row, 1] = 1
+        elif a < 135:  # ability of own creature s with target u
+            s, u = divmod(a - 75, 12)
+            entities[row, 1] = _MY + s
+            if 1 <= u <= 5:
+                entities[row, 2] = _ENEMY + u - 1
+                const[row, 5] = 1
+            elif 6 <= u <= 10:
+                entities[row, 3] = _OWN2 + u - 6
+                const[row, 6] = 1
+            else:
+                const[row, 4 if u == 0 else 7] = 1
+            const[row, 2] = 1
+        else:  # end turn
+            const[row, 3] = 1
+    return torch.tensor(actions), entities, const
+
+
+class ActionFeatureHead(nn.Module):
+    """Adds to each action's logit a score of what the action is about.
+
+    ``score(a) = w . tanh(sum of projections of the entities a names (a hand
+    card, lanes, a support slot) + a projection of its type + W_e emb)``, with
+    ``emb`` the actor's last hidden layer. One projection per entity kind is
+    shared by every hand position and lane, so what is learned about "attack
+    a 3/2 into a 1/1" holds in every lane. Entities are projected once per
+    position (27 per observation), then summed per action: cheap.
+    """
+
+    def __init__(self, hidden: int, width: int = 64):
+        super().__init__()
+        actions, entities, const = action_feature_tables()
+        self.register_buffer("actions", actions, persistent=False)
+        self.register_buffer("entities", entities, persistent=False)
+        # The sum over an action's entities as one matmul: [A, 28] 0/1 (a
+        # gather's backward is a slow scatter on the CPU; a matmul is not).
+        select = torch.zeros(len(actions), _NONE + 1)
+        for k in range(entities.shape[1]):
+            select[torch.arange(len(actions)), entities[:, k]] += 1
+        select[:, _NONE] = 0
+        self.register_buffer("select", select, persistent=False)
+        self.register_buffer("const", const, persistent=False)
+        self.width = width
+        self.hand = layer_init(nn.Linear(5, width))
+        self.my_lane = layer_init(nn.Linear(19, width))
+        self.enemy_lane = layer_init(nn.Linear(19, width))
+        self.own_target = layer_init(nn.Linear(19, width))
+        self.support = layer_init(nn.Linear(5, width))
+        self.kind = layer_init(nn.Linear(const.shape[1], width))
+        self.emb = layer_init(nn.Linear(hidden, width))
+        self.out = layer_init(nn.Linear(width, 1), std=0.01)
+
+    def forward(self, obs: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        n = obs.shape[0]
+        my = obs[:, 116:211].reshape(n, 5, 19)
+        table = torch.cat([
+            self.hand(obs[:, 16:66].reshape(n, 10, 5)),
+            self.my_lane(my),
+            self.enemy_lane(obs[:, 211:306].reshape(n, 5, 19)),
+            self.own_target(my),
+            self.support(obs[:, 306:316].reshape(n, 2, 5)),
+            obs.new_zeros(n, 1, self.width),
+        ], dim=1)  # [N, 28, W]
+        h = torch.matmul(self.select, table) + self.kind(self.const)[None] + self.emb(emb)[:, None, :]  # [N, A, W]
+        scores = self.out(torch.tanh(h)).squeeze(-1)  # [N, A]
+        return obs.new_zeros(n, NUM_ACTIONS).index_copy(1, self.actions, scores)
+
+
+class ActorCritic(nn.Module):
+    """Separate actor and critic MLPs over the normalised observation.
+
+    ``hidden`` units in each of ``layers`` tanh layers. The actor outputs one
+    logit per action (256); illegal actions are masked before sampling.
+    """
+
+    def __init__(self, hidden: int = 256, layers: int = 2, action_features: bool = False):
+        super().__init__()
+        self.hidden = hidden
+        self.layers = layers
+        self.action_features = action_features
+        self.obs_rms = RunningMeanStd(OBS_SIZE)
+
+        def trunk() -> list:
+            mods, width = [], OBS_SIZE
+            for _ in range(layers):
+                mods += [layer_init(nn.Linear(width, hidden)), nn.Tanh()]
+                width = hidden
+            return mods
+
+        self.critic = nn.Sequential(*trunk(), layer_init(nn.Linear(hidden, 1), std=1.0))
+        self.actor_trunk = nn.Sequential(*trunk())
+        self.actor_out = layer_init(nn.Linear(hidden, NUM_ACTIONS), std=0.01)
+        self.action_head = ActionFeatureHead(hidden) if action_features else None
+
+    def actor_logits(self, obs: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Unmasked logits from the raw observation ``obs`` and its normalised form ``x``."""
+        emb = self.actor_trunk(x)
+        logits = self.actor_out(emb)
+        if self.action_head is not None:
+            logits = logits + self.action_head(obs, emb)
+        return logits
+
+    def get_value(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.critic(self.obs_rms.normalize(obs)).squeeze(-1)
+
+    def get_logits(self, obs: torch.Tensor, action_mask: torch.Tensor) -> torch.Tensor:
+        """Masked logits: illegal actions at :data:`MASKED_LOGIT`."""
+        return masked_logits(self.actor_logits(obs, self.obs_rms.normalize(obs)), action_mask)
+
+    def get_action_and_value(
+        self, obs: torch.Tensor, action_mask: torch.Tensor, action: torch.Tensor = None
+    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(action, log-prob, entropy over legal actions, value); samples when
+        ``action`` is None, else scores the given actions."""
+        x = self.obs_rms.normalize(obs)
+        logits = masked_logits(self.actor_logits(obs, x), action_mask)
+        dist = Categorical(logits=logits)
+        if action is None:
+            action = dist.sample()
+        return action, dist.log_prob(action), masked_entropy(logits, action_mask), self.critic(x).squeeze(-1)
+
+    @torch.no_grad()
+    def act(self, obs: torch.Tensor, action_mask: torch.Tensor, deterministic: bool = False) -> torch.Tensor:
+        """Actions only (no value): sampled, or the most likely legal one."""
+        logits = self.get_logits(obs, action_mask)
+        if deterministic:
+            return logits.argmax(-1)
+        return Categorical(logits=logits).sample()

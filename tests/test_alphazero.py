@@ -1,0 +1,97 @@
+"""AlphaZero end to end at toy sizes: network, self-play data, training with
+checkpoint and resume, the search agent, and the CLI wiring."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from agents import alphazero  # noqa: E402
+from agents.alphazero import Args, ReplayBuffer, SelfPlay, load_agent, play_match, train  # noqa: E402
+from agents.az_network import Evaluator, PolicyValueNet  # noqa: E402
+from essence_wars import core  # noqa: E402
+
+
+def tiny(tmp_path, **kw) -> Args:
+    base = dict(run_dir=str(tmp_path / "run"), iterations=2, num_games=8, moves_per_iteration=40, simulations=8,
+                min_buffer=16, train_steps=3, batch_size=32, width=32, blocks=1, eval_every=2, eval_games=4,
+                eval_simulations=4, eval_opponents="random", checkpoint_every=1, buffer_size=5000)
+    base.update(kw)
+    return Args(**base)
+
+
+def test_network_shapes_and_value_range():
+    net = PolicyValueNet(width=32, blocks=2)
+    logits, values = net(torch.randn(5, 326))
+    assert logits.shape == (5, 256) and values.shape == (5,)
+    assert (values.abs() <= 1).all()
+    p, v = Evaluator(net)(np.zeros((3, 326), np.float32), np.ones((3, 256), np.uint8))
+    assert p.dtype == np.float32 and p.shape == (3, 256) and v.shape == (3,)
+
+
+def test_selfplay_fills_the_buffer_with_valid_targets(tmp_path):
+    args = tiny(tmp_path, num_games=8, simulations=4)
+    torch.manual_seed(0)
+    sp = SelfPlay(args, Evaluator(PolicyValueNet(32, 1)), seed=3)
+    buf = ReplayBuffer(20_000)
+    moves = 0
+    while sp.games_finished < 1 and moves < 2000:
+        sp.play(20, buf)
+        moves += 20
+    assert sp.games_finished >= 1 and buf.size > 0
+    pol = buf.policy[:buf.size]
+    np.testing.assert_allclose(pol.sum(1), 1.0, rtol=1e-5)
+    assert (pol[~buf.masks[:buf.size]] == 0).all(), "visit targets only on legal actions"
+    assert set(np.unique(buf.value[:buf.size])) <= {-1.0, 0.0, 1.0}
+    sp.search.close()
+
+
+def test_train_checkpoint_resume_and_agent(tmp_path):
+    args = tiny(tmp_path)
+    out = train(args)
+    assert out["state"]["iteration"] == 2
+    assert out["state"]["gradient_steps"] > 0, "the buffer should have filled"
+    assert "random" in out["eval"]
+    ckpt = out["checkpoint"]
+    # resume continues the iteration count
+    out2 = train(tiny(tmp_path, iterations=3, resume="auto", eval_every=0))
+    assert out2["state"]["iteration"] == 3
+    assert out2["state"]["positions"] > out["state"]["positions"]
+    import glob
+
+    assert glob.glob(str(tmp_path / "run" / "events.out.tfevents.*"))
+
+    agent = load_agent(ckpt, simulations=4)
+    with core.Game(4) as g:
+        obs, mask = g.observe()[None], g.action_mask()[None]
+        a_policy = agent.act(obs, mask)
+        a_search = agent.act(obs, mask, games=[g])
+        assert mask[0, a_policy[0]] and mask[0, a_search[0]]
+        assert mask[0, agent(obs[0], mask[0])]
+    m = play_match(agent, "random", games=4, seed=1)
+    assert m.total.games == 4 and set(m.per_seat) == {0, 1}
+    # The shared harness takes the search agent as "az:PATH@SIMULATIONS".
+    from agents import evaluate
+
+    searcher = evaluate.resolve_agent(f"az:{ckpt}@4")
+    assert hasattr(searcher, "act_in_batch")
+    for opponent in ("random", searcher):
+        r = evaluate.play_match(searcher, opponent, games=4, seed=2)
+        assert r.total.games == 4
+
+
+def test_cli_registers_train_alphazero(tmp_path):
+    from agents import commands
+    from essence_wars import cli
+
+    assert "alphazero" in commands.TRAINERS
+    parser = cli.build_parser()
+    ns = parser.parse_args(["train", "alphazero", "--simulations", "3", "--run-dir", str(tmp_path)])
+    assert ns.simulations == 3 and ns.algorithm == "alphazero"
+    p = argparse.ArgumentParser()
+    alphazero.configure(p)
+    assert p.parse_args([]).eval_simulations == Args().eval_simulations

@@ -1,0 +1,207 @@
+"""PPO: masking, GAE, reward attribution per seat, checkpoints, resume, learning.
+
+Fast on purpose (CI): the learning test trains for ~20-40 s on 2 cores.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+# One intra-op thread: on a small shared CI machine a second torch thread that
+# waits for a busy core makes these tests many times slower.
+torch.set_num_threads(1)
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # agents/ lives beside essence_wars/ in the source tree
+    sys.path.insert(0, str(ROOT))
+
+from essence_wars import core  # noqa: E402
+
+import agents  # noqa: E402
+from agents import ppo  # noqa: E402
+from agents.batch_env import BatchVecEnv  # noqa: E402
+from agents.checkpoint import Policy, load_checkpoint, save_checkpoint  # noqa: E402
+from agents.evaluate import play_match  # noqa: E402
+from agents.networks import ActorCritic, masked_entropy, masked_logits  # noqa: E402
+
+
+def _positions(n_envs: int = 64, steps: int = 60, seed: int = 3):
+    """Real observations and masks from random self-play games."""
+    env = BatchVecEnv(n_envs, opponent=None, seed=seed)
+    obs, _ = env.reset(seed=seed)
+    rng = np.random.default_rng(seed)
+    all_obs, all_masks = [], []
+    for _ in range(steps):
+        all_obs.append(obs["observation"].copy())
+        all_masks.append(obs["action_mask"].copy())
+        m = obs["action_mask"]
+        obs, *_ = env.step((rng.random(m.shape) * m).argmax(1))
+    env.close()
+    return np.concatenate(all_obs), np.concatenate(all_masks)
+
+
+# ---------------------------------------------------------------------------
+# masking
+
+
+def test_masking_never_samples_an_illegal_action():
+    obs, masks = _positions()
+    torch.manual_seed(0)
+    net = ActorCritic(hidden=32, layers=1, action_features=True)
+    # Make illegal actions as tempting as possible: a huge bias on every action.
+    with torch.no_grad():
+        net.actor_out.bias.fill_(50.0)
+        net.actor_out.bias[255] = -50.0
+    o, m = torch.from_numpy(obs), torch.from_numpy(masks)
+    for _ in range(5):
+        action, logp, entropy, _ = net.get_action_and_value(o, m)
+        assert m[torch.arange(len(action)), action].all()
+        assert torch.isfinite(logp).all() and torch.isfinite(entropy).all()
+    policy = Policy(net, seed=1)
+    for _ in range(5):
+        a = policy.act(obs, masks)
+        assert masks[np.arange(len(a)), a].all()
+    assert masks[0, policy(obs[0], masks[0].astype(np.int8))]
+    probs = policy.probabilities(obs, masks)
+    assert np.all(probs[~masks] == 0.0)
+    np.testing.assert_allclose(probs.sum(1), 1.0, rtol=1e-5)
+
+
+def test_entropy_is_over_legal_actions_only():
+    mask = torch.zeros(2, 256, dtype=torch.bool)
+    mask[0, [3, 7, 255]] = True
+    mask[1, 255] = True
+    logits = masked_logits(torch.zeros(2, 256), mask)
+    ent = masked_entropy(logits, mask)
+    np.testing.assert_allclose(ent.numpy(), [np.log(3), 0.0], atol=1e-6)
+
+
+# ---------------------------------------------------------------------------
+# GAE and reward attribution
+
+
+def test_gae_against_a_hand_computed_example():
+    # One env, 5 steps: L, O, O, L(game ends on its move, +1), L (new game).
+    gamma, lam = 0.9, 0.8
+    rewards = np.array([[0], [0], [0], [1], [0]], np.float32)
+    dones = np.array([[0], [0], [0], [1], [0]], bool)
+    learner = np.array([[1], [0], [0], [1], [1]], bool)
+    values = np.array([[0.5], [9.0], [9.0], [0.2], [0.3]], np.float32)  # opponent values are ignored
+    next_value = np.array([0.4], np.float32)
+    adv, ret = ppo.compute_gae(rewards, dones, learner, values, next_value, gamma, lam)
+    d4 = 0 + gamma * 0.4 - 0.3               # step 4: bootstraps from next_value
+    a4 = d4
+    d3 = 1 - 0.2                              # step 3: terminal, reward +1
+    a3 = d3
+    d0 = 0 + gamma * 0.2 - 0.5                # step 0: next decision point is step 3
+    a0 = d0 + gamma * lam * a3
+    np.testing.assert_allclose(adv[:, 0], [a0, 0, 0, a3, a4], rtol=1e-6)
+    np.testing.assert_allclose(ret[:, 0], [a0 + 0.5, 0, 0, a3 + 0.2, a4 + 0.3], rtol=1e-6)
+
+
+def _play_until(predicate, max_seeds: int = 400):
+    """A random self-play game (actor, reward, done per step) whose outcome satisfies predicate."""
+    for seed in range(max_seeds):
+        rng = np.random.default_rng(seed)
+        with core.Game(seed, "symbiote_aggro", "symbiote_aggro") as g:
+            steps = []
+            while not g.is_done():
+                actor = g.current_player()
+                legal = g.legal_actions()
+                r, done = g.step(int(legal[rng.integers(len(legal))]))
+                steps.append((actor, r, done))
+            if predicate(g.winner(), steps[-1][0]):
+                return g.winner(), steps
+    raise AssertionError("no such game found")
+
+
+@pytest.mark.parametrize("winner", [1, 0])
+def test_reward_sign_per_seat(winner):
+    # A game won by `winner` on its own move: for the other seat's learner the
+    # game ends on the opponent's move, and its last transition must still get -1.
+    _, steps = _play_until(lambda w, last: w == winner and last == winner)
+    actors = np.array([a for a, _, _ in steps])
+    rewards = np.array([[r] for _, r, _ in steps], np.float32)
+    dones = np.array([[d] for _, _, d in steps], bool)
+    assert actors[-1] == winner
+    for seat in (0, 1):
+        expected = 1.0 if seat == winner else -1.0
+        mine = (actors == seat)[:, None]
+        r_learner = ppo.learner_rewards(rewards, mine, np.array([False]))
+        # gamma = 1, lambda = 0, zero values: each learner step's advantage is its reward.
+        adv, _ = ppo.compute_gae(r_learner, dones, mine, np.zeros_like(rewards), np.zeros(1, np.float32), 1.0, 0.0)
+        learner_steps = np.flatnonzero(mine[:, 0])
+        assert adv[learner_steps[-1], 0] == expected, f"seat {seat}"
+        assert np.all(adv[learner_steps[:-1], 0] == 0)
+        assert adv[~mine[:, 0], 0].sum() == 0  # opponent steps never enter the batch
+
+
+def test_bot_env_rewards_are_the_learners_own():
+    rewards = np.array([1.0, -1.0, 1.0], np.float32)
+    bot = np.array([True, True, False])
+    acted = np.array([True, True, False])  # third: opponent's winning move in a policy env
+    np.testing.assert_array_equal(ppo.learner_rewards(rewards, acted, bot), [1.0, -1.0, -1.0])
+
+
+# ---------------------------------------------------------------------------
+# checkpoints and resume
+
+
+def test_checkpoint_round_trip_gives_identical_probabilities(tmp_path):
+    obs, masks = _positions(16, 20)
+    torch.manual_seed(1)
+    net = ActorCritic(hidden=64, layers=2)
+    net.obs_rms.update(torch.from_numpy(obs))  # a non-trivial normaliser must travel too
+    opt = torch.optim.Adam(net.parameters())
+    path = tmp_path / "ck.pt"
+    save_checkpoint(path, net, opt, {"hidden": 64}, global_step=123, iteration=4)
+    loaded = agents.load(path)
+    before = Policy(net).probabilities(obs, masks)
+    after = loaded.probabilities(obs, masks)
+    np.testing.assert_array_equal(before, after)
+    state = load_checkpoint(path)
+    assert state["global_step"] == 123 and state["optimizer"] is not None and state["config"]["hidden"] == 64
+
+
+def _tiny_args(tmp_path, **kw) -> ppo.Args:
+    base = dict(num_envs=8, num_steps=16, total_timesteps=256, eval_every=0, final_eval_games=0, save_every=1,
+                progress=False, run_dir=str(tmp_path), exp_name="tiny", hidden=32, layers=1, league_every=1,
+                env="batch")
+    base.update(kw)
+    return ppo.Args(**base)
+
+
+def test_resume_continues_the_step_counter(tmp_path):
+    first = ppo.train(_tiny_args(tmp_path))
+    assert first["global_step"] == 256 and first["iterations"] == 2
+    ck = Path(first["checkpoint"])
+    second = ppo.train(_tiny_args(tmp_path, exp_name="tiny2", total_timesteps=512, resume=str(ck)))
+    assert second["global_step"] == 512 and second["iterations"] == 4
+    state = load_checkpoint(second["checkpoint"])
+    assert state["global_step"] == 512 and len(state["league"]) >= 2
+
+
+# ---------------------------------------------------------------------------
+# learning
+
+
+def test_short_run_clearly_beats_the_untrained_policy_against_random(tmp_path):
+    torch.manual_seed(0)
+    untrained = Policy(ActorCritic(hidden=128, layers=2, action_features=False), seed=0, name="untrained")
+    before = play_match(untrained, "random", games=800, seed=99)
+    # Mostly random opponents, a small MLP: the cheapest setting that learns clearly.
+    args = ppo.Args(num_envs=32, num_steps=64, total_timesteps=120_000, frac_greedy=0.0, frac_random=0.75,
+                    eval_every=0, final_eval_games=0, save_every=0, progress=False, run_dir=str(tmp_path),
+                    exp_name="learn", hidden=128, layers=2, action_features=False, learning_rate=1e-3,
+                    num_minibatches=4, env="batch", seed=3)
+    summary = ppo.train(args)
+    after = play_match(agents.load(summary["checkpoint"], seed=0), "random", games=800, seed=99)
+    lo_after, _ = after.total.interval()
+    _, hi_before = before.total.interval()
+    print(before.total.line(), "->", after.total.line())
+    assert lo_after > hi_before + 0.05, (before.total.line(), after.total.line())
