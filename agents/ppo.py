@@ -38,6 +38,7 @@ import os
 import random
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
@@ -369,8 +370,12 @@ def train(args: Args) -> dict:
             optimizer.param_groups[0]["lr"] = frac * args.learning_rate
         agent.eval()
         t_rollout = time.time()
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable", category=UserWarning)
 
         # -- rollout: read each step straight from the env's ring --------------
+        # The ring's views are read-only by design; torch only reads them here
+        # (they are copied into the rollout buffers at once), so its warning
+        # about non-writable arrays does not apply.
         for t in range(T):
             o = torch.from_numpy(np.asarray(obs["observation"], dtype=np.float32))
             m = torch.from_numpy(np.asarray(obs["action_mask"]).astype(bool, copy=False))
