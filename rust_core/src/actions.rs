@@ -101,18 +101,25 @@ impl ActionMask {
 
     /// The `k`-th legal action in index order (`k` < `count()`).
     #[inline]
-    pub fn nth(&self, mut k: u32) -> u8 {
-        let n_lo = self.lo.count_ones();
-        let (mut bits, base) = if k < n_lo {
-            (self.lo, 0u8)
-        } else {
-            k -= n_lo;
-            (self.hi, 128u8)
-        };
-        for _ in 0..k {
-            bits &= bits - 1;
+    pub fn nth(&self, k: u32) -> u8 {
+        // Find the 64-bit word holding the k-th set bit by popcounts, then
+        // clear the lower set bits of that word only.
+        let words = [self.lo as u64, (self.lo >> 64) as u64, self.hi as u64, (self.hi >> 64) as u64];
+        let mut k = k;
+        let mut base = 0u8;
+        for w in words {
+            let n = w.count_ones();
+            if k < n {
+                let mut bits = w;
+                for _ in 0..k {
+                    bits &= bits - 1;
+                }
+                return base + bits.trailing_zeros() as u8;
+            }
+            k -= n;
+            base = base.wrapping_add(64);
         }
-        base + bits.trailing_zeros() as u8
+        panic!("nth({k}) past the {} legal actions", self.count())
     }
 
     /// The legal actions in index order.
