@@ -25,6 +25,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from essence_wars import core
+from essence_wars.env import check_deck  # the same deck rules and messages as the single env
 from essence_wars.vec_env import _ring as R
 from essence_wars.vec_env import _handoff
 from essence_wars.vec_env._handoff import HANDOFFS, LearnerSide, Spinner
@@ -81,26 +82,6 @@ def _check_int(value, what: str, lo: int, hi: Optional[int] = None) -> int:
         bound = f"{lo} <= {what}" + (f" <= {hi}" if hi is not None else "")
         raise ValueError(f"{what} must satisfy {bound}, got {v}")
     return v
-
-
-def _check_deck(deck, what: str):
-    if isinstance(deck, str):
-        if deck.strip().lower() == RANDOM:
-            return RANDOM
-        try:
-            core.deck_cards(deck)
-        except core.UnknownDeckError as e:
-            raise core.UnknownDeckError(f"{what}: {e}") from None
-        return deck
-    if isinstance(deck, (bytes, bytearray)) or not hasattr(deck, "__iter__"):
-        raise TypeError(f"{what} must be a preset deck name {core.list_decks()}, 'random', "
-                        f"or a list of {core.DECK_SIZE} card ids, got {type(deck).__name__}")
-    ids = tuple(_check_int(x, f"{what} card id", 0) for x in deck)
-    try:  # the engine checks the deck-building rules and says what is wrong
-        core.Game(seed=0, deck0=list(ids), deck1=core.list_decks()[0]).close()
-    except (core.InvalidDeckError, core.UnknownCardError) as e:
-        raise type(e)(f"{what}: {str(e).replace('deck0: ', '')}") from None
-    return ids
 
 
 def _check_opponent(opponent) -> Optional[str]:
@@ -307,7 +288,7 @@ class SharedMemoryVectorEnv(VectorEnv):
         self.opponents = _per_env(opponent, n, "opponent", _check_opponent)
         self.agent_seats = _per_env(agent_seat, n, "agent_seat", _check_seat)
         cfg = ShardConfig(
-            deck=_check_deck(deck, "deck"), opponent_deck=_check_deck(opponent_deck, "opponent_deck"), mode=mode,
+            deck=check_deck(deck, "deck"), opponent_deck=check_deck(opponent_deck, "opponent_deck"), mode=mode,
             opponents=self.opponents, seats=self.agent_seats, illegal=illegal_action, same_step=self._same_step,
         )
         for name in sorted({o for o in self.opponents if o is not None}):
