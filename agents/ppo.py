@@ -66,8 +66,8 @@ class Args:
     """show a progress bar with SPS and the latest win rate"""
 
     # environment
-    total_timesteps: int = 1_000_000
-    """total env steps (all seats) of the run; the default is the short budget (5-10 minutes on 2 cores)"""
+    total_timesteps: int = 400_000
+    """total env steps (all seats) of the run; the default is the short budget (about 4 minutes on 2 cores)"""
     num_envs: int = 128
     """parallel games"""
     num_steps: int = 128
