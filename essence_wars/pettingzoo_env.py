@@ -170,7 +170,24 @@ def env(**kwargs: Any) -> AECEnv:
     return aec
 
 
-class raw_env(AECEnv):
+class _Spaces:
+    """What the AEC and the parallel env share: agents, spaces, render mode."""
+
+    def _init_spaces(self) -> None:
+        self.render_mode = self._table.render_mode
+        self.possible_agents = list(AGENTS)
+        self.agents = []
+        self.observation_spaces = {agent: observation_space() for agent in AGENTS}
+        self.action_spaces = {agent: spaces.Discrete(core.NUM_ACTIONS) for agent in AGENTS}
+
+    def observation_space(self, agent: str) -> spaces.Space:
+        return self.observation_spaces[agent]
+
+    def action_space(self, agent: str) -> spaces.Space:
+        return self.action_spaces[agent]
+
+
+class raw_env(_Spaces, AECEnv):
     """Essence Wars as a PettingZoo AEC env (unwrapped: illegal actions raise).
 
     Args:
@@ -187,17 +204,7 @@ class raw_env(AECEnv):
                  mode: str = "attrition", render_mode: Optional[str] = None):
         super().__init__()
         self._table = _Table(deck0, deck1, mode, render_mode)
-        self.render_mode = self._table.render_mode
-        self.possible_agents = list(AGENTS)
-        self.agents = []
-        self.observation_spaces = {agent: observation_space() for agent in AGENTS}
-        self.action_spaces = {agent: spaces.Discrete(core.NUM_ACTIONS) for agent in AGENTS}
-
-    def observation_space(self, agent: str) -> spaces.Space:
-        return self.observation_spaces[agent]
-
-    def action_space(self, agent: str) -> spaces.Space:
-        return self.action_spaces[agent]
+        self._init_spaces()
 
     def reset(self, seed: Optional[int] = None, options: Optional[dict] = None) -> None:
         self._table.deal(seed)
@@ -254,7 +261,7 @@ class raw_env(AECEnv):
         self._table.close()
 
 
-class EssenceWarsParallelEnv(ParallelEnv):
+class EssenceWarsParallelEnv(_Spaces, ParallelEnv):
     """Essence Wars through PettingZoo's Parallel API (see the module docstring).
 
     Args:
@@ -270,17 +277,7 @@ class EssenceWarsParallelEnv(ParallelEnv):
                  mode: str = "attrition", render_mode: Optional[str] = None, illegal_action: str = "raise"):
         self._table = _Table(deck0, deck1, mode, render_mode)
         self._illegal = check_illegal(illegal_action)
-        self.render_mode = self._table.render_mode
-        self.possible_agents = list(AGENTS)
-        self.agents = []
-        self.observation_spaces = {agent: observation_space() for agent in AGENTS}
-        self.action_spaces = {agent: spaces.Discrete(core.NUM_ACTIONS) for agent in AGENTS}
-
-    def observation_space(self, agent: str) -> spaces.Space:
-        return self.observation_spaces[agent]
-
-    def action_space(self, agent: str) -> spaces.Space:
-        return self.action_spaces[agent]
+        self._init_spaces()
 
     def _observations(self, game: core.Game) -> Dict[str, Dict[str, np.ndarray]]:
         to_move = -1 if game.is_done() else game.current_player()
