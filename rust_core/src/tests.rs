@@ -157,3 +157,116 @@ fn the_observation_is_from_the_movers_perspective() {
     assert_eq!(a[3 + 7], 17.0 / 30.0, "opponent life for player 0");
     assert_eq!(b[3], 17.0 / 30.0, "own life for player 1");
 }
+
+/// FNV-1a over 64-bit words: a hash that is the same on every platform and
+/// Rust release (std's hashers promise neither), for the fingerprint below.
+struct Fingerprint(u64);
+
+impl Fingerprint {
+    fn new() -> Fingerprint {
+        Fingerprint(0xCBF2_9CE4_8422_2325)
+    }
+
+    fn word(&mut self, x: u64) {
+        self.0 = (self.0 ^ x).wrapping_mul(0x0000_0100_0000_01B3);
+    }
+
+    /// Everything the rules define about a position: the counters, both
+    /// players' fields, hands, decks, boards and supports, and the outcome.
+    /// (Field by field rather than the bytes of `Game`, so a cache added to
+    /// the state for speed does not change the fingerprint.)
+    fn game(&mut self, g: &Game) {
+        use crate::state::Outcome;
+        self.word(g.active as u64 | (g.turn as u64) << 8 | (g.next_uid as u64) << 24 | (g.actions as u64) << 40);
+        self.word(match g.outcome {
+            Outcome::Running => 0,
+            Outcome::Winner(p) => 1 + p as u64,
+            Outcome::Draw => 3,
+        } | (g.mode as u64) << 8);
+        for p in &g.players {
+            self.word(
+                p.life as u16 as u64
+                    | (p.vp as u16 as u64) << 16
+                    | (p.essence as u64) << 32
+                    | (p.max_essence as u64) << 40
+                    | (p.ap as u64) << 48
+                    | (p.hand_len as u64) << 56,
+            );
+            self.word(p.deck_len as u64 | (p.aura_attack as u16 as u64) << 8 | (p.aura_health as u16 as u64) << 24 | (p.aura_keywords.0 as u64) << 40);
+            for &c in p.hand.iter().chain(p.deck.iter()) {
+                self.word(c as u64);
+            }
+            for c in &p.board {
+                self.word(c.card as u64 | (c.uid as u64) << 16 | (c.attack as u16 as u64) << 32 | (c.health as u16 as u64) << 48);
+                self.word(
+                    c.max_health as u16 as u64
+                        | (c.keywords.0 as u64) << 16
+                        | (c.suppressed.0 as u64) << 32
+                        | (c.flags as u64) << 48
+                        | (c.attacks as u64) << 56,
+                );
+            }
+            for s in &p.supports {
+                self.word(s.card as u64 | (s.durability as u64) << 16);
+            }
+        }
+    }
+
+    /// The position as the agent sees it: observation, mask, and the state.
+    fn position(&mut self, g: &Game, obs: &mut [f32; OBS_SIZE]) {
+        g.observe(obs);
+        for pair in obs.chunks(2) {
+            self.word(pair[0].to_bits() as u64 | (pair.get(1).map_or(0, |x| x.to_bits()) as u64) << 32);
+        }
+        let m = g.legal_mask();
+        self.word(m.lo as u64);
+        self.word((m.lo >> 64) as u64);
+        self.word(m.hi as u64);
+        self.word((m.hi >> 64) as u64);
+        self.game(g);
+    }
+}
+
+/// The engine's behaviour, pinned: every observation, mask, state and reward
+/// of 2000 seeded random games and 150 greedy games (all deck pairings, both
+/// modes), plus MCTS decisions and root visit counts with both rollout
+/// policies. A speed-up must leave this hash unchanged; a deliberate rules
+/// change updates the constant and says why in its commit.
+#[test]
+fn behaviour_fingerprint_is_unchanged() {
+    use crate::bots::{greedy_action, random_action, MctsBot, Rollout};
+    let decks = decks();
+    let mut fp = Fingerprint::new();
+    let mut obs = [0f32; OBS_SIZE];
+    let mut positions = Vec::new();
+    for seed in 0..2_150u64 {
+        let greedy = seed >= 2_000;
+        let mut g = random_game(seed, &decks);
+        let mut rng = Rng::new(seed ^ 0xF1A9);
+        let mut step = 0;
+        while !g.is_over() {
+            fp.position(&g, &mut obs);
+            let a = if greedy { greedy_action(&g, &mut rng) } else { random_action(&g, &mut rng) };
+            if seed % 97 == 0 && step % 8 == 0 && g.legal_mask().count() > 1 {
+                positions.push(g);
+            }
+            step += 1;
+            let r = g.apply(a as u16).unwrap();
+            fp.word(a as u64 | (r.reward.to_bits() as u64) << 8 | (r.done as u64) << 40);
+        }
+        fp.position(&g, &mut obs);
+    }
+    for (i, g) in positions.iter().enumerate() {
+        let (sims, rollout) = if i % 4 == 3 { (16, Rollout::Greedy) } else { (150, Rollout::Random) };
+        let mut bot = MctsBot::new(sims, i as u64).with_rollout(rollout);
+        fp.word(bot.search(g) as u64);
+        for (a, &v) in bot.visit_counts().iter().enumerate() {
+            if v > 0 {
+                fp.word(a as u64 | (v as u64) << 8);
+            }
+        }
+        fp.word(bot.tree_size() as u64);
+    }
+    assert!(positions.len() > 150, "{} MCTS positions", positions.len());
+    assert_eq!(fp.0, 11_476_822_454_627_189_801, "behaviour fingerprint changed ({} MCTS positions)", positions.len());
+}

@@ -3,6 +3,17 @@
 //! just openings). Each figure is the median of several repetitions.
 //!
 //! `cargo run --release --bin bench [-- --quick]`
+//!
+//! Instruction counts, which do not depend on what else the machine is
+//! doing: `bench --callgrind WORKLOAD` runs one fixed workload (random_game,
+//! mask, observe, apply) inside [`callgrind_workload`] and prints how many
+//! operations it did; count only that function with
+//!
+//! ```text
+//! valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*callgrind_workload*' \
+//!     --callgrind-out-file=/tmp/cg.out ./target/release/bench --callgrind random_game
+//! callgrind_annotate /tmp/cg.out | head -30    # total Ir / operations = Ir per operation
+//! ```
 
 use essence_wars::actions::NUM_ACTIONS;
 use essence_wars::bots::{greedy_action, random_action, MctsBot, Rollout};
@@ -122,17 +133,74 @@ struct Row {
     target: Option<f64>,
 }
 
+/// The fixed workloads of `--callgrind`.
+const WORKLOADS: [&str; 4] = ["random_game", "mask", "observe", "apply"];
+/// Random games played by the `random_game` workload.
+const CALLGRIND_GAMES: usize = 200;
+
+/// Runs one workload once and returns (operations, what one operation is).
+/// Not inlined, so callgrind can count this function alone (see the module doc).
+#[inline(never)]
+fn callgrind_workload(name: &str, decks: &[Deck], hot: &[(Game, u8)], trajectories: &[Trajectory]) -> (usize, &'static str) {
+    match name {
+        "random_game" => {
+            // As the "random vs random game" row: deals, masks, draws, applies.
+            let mut rng = Rng::new(0);
+            let mut actions = 0;
+            for i in 0..CALLGRIND_GAMES {
+                let (d0, d1, mode) = setup(decks, i);
+                let mut g = Game::new(i as u64, d0, d1, mode);
+                while !g.is_over() {
+                    let a = random_action(&g, &mut rng);
+                    g.apply_unchecked(a);
+                    actions += 1;
+                }
+                black_box(&g);
+            }
+            (actions, "random-game action (mask + draw + apply; deals included)")
+        }
+        "mask" => {
+            for (g, _) in hot.iter().cycle().take(HOT_PASSES * hot.len()) {
+                black_box(black_box(g).legal_mask());
+            }
+            (HOT_PASSES * hot.len(), "legal mask (bit set) on the hot set")
+        }
+        "observe" => {
+            let mut obs = [0f32; OBS_SIZE];
+            for (g, _) in hot.iter().cycle().take(HOT_PASSES * hot.len()) {
+                black_box(g).observe(&mut obs);
+                black_box(&mut obs);
+            }
+            (HOT_PASSES * hot.len(), "observation encode on the hot set")
+        }
+        _ => {
+            let mut n = 0;
+            for t in trajectories {
+                let mut g = *black_box(&t.start);
+                for &a in &t.actions {
+                    g.apply_unchecked(black_box(a));
+                }
+                black_box(&g);
+                n += t.actions.len();
+            }
+            (n, "apply_unchecked of a recorded random game's action")
+        }
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let quick = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
-        [] => false,
-        ["--quick"] => true,
+    let usage = "usage: bench [--quick] | bench --callgrind WORKLOAD (random_game, mask, observe, apply)";
+    let (quick, workload) = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        [] => (false, None),
+        ["--quick"] => (true, None),
+        ["--callgrind", w] if WORKLOADS.contains(w) => (true, Some(w.to_string())),
         ["-h"] | ["--help"] => {
-            println!("bench [--quick]: single-threaded engine benchmark (medians over repetitions)");
+            println!("bench: single-threaded engine benchmark (medians over repetitions); {usage}");
             return;
         }
         _ => {
-            eprintln!("bench: error: unexpected arguments {args:?}; usage: bench [--quick]");
+            eprintln!("bench: error: unexpected arguments {args:?}; {usage}");
             std::process::exit(2);
         }
     };
@@ -154,6 +222,12 @@ fn main() {
     let stride = (all_positions.len() / HOT_SET).max(1);
     let hot: Vec<(Game, u8)> = all_positions.iter().step_by(stride).take(HOT_SET).copied().collect();
     let hot_ops = HOT_PASSES * hot.len();
+    if let Some(w) = workload {
+        // The quick plan's 100 recorded games feed the mask, observe and apply workloads.
+        let (ops, what) = callgrind_workload(&w, &decks, &hot, &trajectories);
+        println!("callgrind workload {w}: {ops} operations ({what}); Ir of callgrind_workload / {ops} = Ir per operation");
+        return;
+    }
     let total_actions: usize = trajectories.iter().map(|t| t.actions.len()).sum();
     println!(
         "positions: {} from {} random games over {} deck pairings ({HOT_SET} of them, spread evenly, for the \
