@@ -253,7 +253,7 @@ def make_env(args: Args, kinds: Sequence[Optional[str]]):
 
 
 def train(args: Args) -> dict:
-    """Runs PPO; returns a summary dict (final step, time, last win rates, checkpoint path)."""
+    """Runs PPO; returns a summary dict (final step, time, per-iteration timings, last win rates, checkpoint path)."""
     import torch
     import torch.nn as nn
     import torch.optim as optim
@@ -342,6 +342,10 @@ def train(args: Args) -> dict:
     last_eval = {}
     start_time = time.time()
     steps_at_start = global_step
+    # Wall clock of each iteration (rollout, GAE, update, logging, eval, checkpoint) and of its rollout
+    # and update, returned in the summary so a benchmark can leave start-up out (benchmarks/bench_training.py).
+    timings = {"iteration_seconds": [], "rollout_seconds": [], "update_seconds": []}
+    t_iteration = time.time()
     bar = None
     if args.progress:
         try:
@@ -536,13 +540,19 @@ def train(args: Args) -> dict:
         else:
             print(f"iter {iteration}/{num_iterations} step {global_step} " +
                   " ".join(f"{k}={v}" for k, v in postfix.items()), flush=True)
+        now = time.time()
+        timings["iteration_seconds"].append(now - t_iteration)
+        timings["rollout_seconds"].append(rollout_time)
+        timings["update_seconds"].append(update_time)
+        t_iteration = now
 
     if bar is not None:
         bar.close()
     checkpoint(iteration)
     wall = time.time() - start_time
     summary = {"global_step": global_step, "iterations": iteration, "seconds": wall,
-               "sps": (global_step - steps_at_start) / max(wall, 1e-9), "checkpoint": str(ckpt_path)}
+               "sps": (global_step - steps_at_start) / max(wall, 1e-9), "checkpoint": str(ckpt_path),
+               "steps_per_iteration": batch_per_iter, **timings}
     print(f"trained to step {global_step} in {wall / 60:.1f} min "
           f"({summary['sps']:.0f} env steps/s end to end); checkpoint {ckpt_path}", flush=True)
 
