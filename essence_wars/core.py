@@ -27,6 +27,8 @@ __all__ = [
     "OBS_VERSION",
     "DECK_SIZE",
     "STATE_BYTES",
+    "CARD_ID_SLOTS",
+    "CARD_ID_VOCAB",
     "END_TURN",
     "Game",
     "Batch",
@@ -57,6 +59,10 @@ OBS_VERSION: int = int(lib.ew_obs_version())
 DECK_SIZE: int = int(lib.EW_DECK_SIZE)
 #: Bytes of a game snapshot (:meth:`Game.to_bytes`).
 STATE_BYTES: int = int(lib.EW_STATE_BYTES)
+#: Card ids per position (:meth:`Game.card_ids`): 10 + 10 hand cards, 5 + 5 lanes, 2 + 2 supports.
+CARD_ID_SLOTS: int = int(lib.EW_CARD_ID_SLOTS)
+#: Rows of an embedding table over those ids (0 = empty slot, card id + 1 otherwise).
+CARD_ID_VOCAB: int = int(lib.EW_CARD_ID_VOCAB)
 #: The end-turn action, legal whenever the game is running.
 END_TURN: int = 255
 
@@ -468,6 +474,27 @@ class Game:
             if isinstance(seat, bool) or not isinstance(seat, (int, np.integer)) or seat not in (0, 1):
                 raise ValueError(f"seat must be 0 or 1, got {seat!r}")
             st = lib.ew_game_observe_seat(self._ptr, int(seat), ptr, OBS_SIZE)
+        if st:
+            raise self._fail(st)
+        return out
+
+    def card_ids(self, seat: Optional[int] = None) -> np.ndarray:
+        """Which card is in each hand, lane and support slot: uint16 ``[34]``.
+
+        0 is an empty slot, otherwise the card's id + 1 (an index into an
+        embedding table of :data:`CARD_ID_VOCAB` rows). Same perspective and
+        block order as :meth:`observe` (my hand, the opponent's hand, my lanes,
+        theirs, my supports, theirs; docs/OBSERVATION.md, "Card ids"): the
+        observation describes cards by their numbers only, this names them.
+        """
+        out = np.empty(CARD_ID_SLOTS, dtype=np.uint16)
+        if seat is None:
+            seat_arg = -1
+        elif isinstance(seat, bool) or not isinstance(seat, (int, np.integer)) or seat not in (0, 1):
+            raise ValueError(f"seat must be 0 or 1, got {seat!r}")
+        else:
+            seat_arg = int(seat)
+        st = lib.ew_game_card_ids(self._ptr, seat_arg, ffi.from_buffer("uint16_t[]", out), CARD_ID_SLOTS)
         if st:
             raise self._fail(st)
         return out
@@ -1031,6 +1058,25 @@ class Batch:
         return o
 
     # -- inspection -------------------------------------------------------
+
+    def card_ids(self, out: Optional[np.ndarray] = None) -> np.ndarray:
+        """Card ids of every game from its player to move: uint16 ``[N, 34]``
+        (see :meth:`Game.card_ids`). Call after :meth:`step` or :meth:`reset`
+        to pair them with that step's observations. With ``out`` (a writable,
+        C-contiguous uint16 array of N x 34 elements) it is written in place.
+        """
+        size = len(self) * CARD_ID_SLOTS
+        if out is None:
+            out = np.empty((len(self), CARD_ID_SLOTS), dtype=np.uint16)
+        elif not isinstance(out, np.ndarray) or out.dtype != np.uint16:
+            raise TypeError(f"out must be a numpy uint16 array of shape ({len(self)}, {CARD_ID_SLOTS})")
+        elif out.size != size or not out.flags.c_contiguous or not out.flags.writeable:
+            raise ValueError(f"out must be a writeable, C-contiguous uint16 array of {size} elements "
+                             f"(shape ({len(self)}, {CARD_ID_SLOTS})), got shape {out.shape}")
+        st = lib.ew_batch_card_ids(self._ptr, ffi.from_buffer("uint16_t[]", out, require_writable=True), size)
+        if st:
+            raise self._fail(st)
+        return out
 
     def game(self, index: int) -> Game:
         """A copy of game ``index`` as a :class:`Game` (for rendering or search)."""

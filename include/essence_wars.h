@@ -23,6 +23,12 @@
 // Bytes of a game snapshot (`ew_game_serialize`).
 #define EW_STATE_BYTES 519
 
+// Card ids per game in `ew_game_card_ids` / `ew_batch_card_ids` (hands, lanes, supports).
+#define EW_CARD_ID_SLOTS 34
+
+// Embedding rows those ids need: 0 is an empty slot, card id + 1 otherwise.
+#define EW_CARD_ID_VOCAB 150
+
 // `index` value meaning "every game of the batch" for the `ew_batch_set_*` calls.
 #define EW_ALL_GAMES 4294967295
 
@@ -206,6 +212,13 @@ EwStatus ew_game_observe(const struct EwGame *game, float *out, size_t len);
 // whose opponent ended the game.
 EwStatus ew_game_observe_seat(const struct EwGame *game, int32_t seat, float *out, size_t len);
 
+// Writes which card sits in each hand, lane and support slot into `out` (`len`
+// >= 34 values), as `seat` (0 or 1) sees the table, or the player to move when
+// `seat` is -1: 0 for an empty slot, card id + 1 otherwise. The layout follows
+// the observation's blocks (docs/OBSERVATION.md, "Card ids"); it is for
+// networks that learn an embedding per card.
+EwStatus ew_game_card_ids(const struct EwGame *game, int32_t seat, uint16_t *out, size_t len);
+
 // Writes the legal-action mask (1 legal, 0 not) into `out` (`len` >= 256 bytes).
 // All zeros once the game is over.
 EwStatus ew_game_action_mask(const struct EwGame *game, uint8_t *out, size_t len);
@@ -327,6 +340,11 @@ EwStatus ew_batch_reset_subset(struct EwBatch *batch,
 
 // Writes the current observation, mask and player to move of every game.
 EwStatus ew_batch_observe(struct EwBatch *batch, const struct EwBatchOutput *out);
+
+// Writes the card ids of every game (row i = game i, 34 values each, from the
+// perspective of its player to move; see `ew_game_card_ids`) into `out`
+// (`len` >= 34 * N). Call it after a step or reset to pair with its observations.
+EwStatus ew_batch_card_ids(struct EwBatch *batch, uint16_t *out, size_t len);
 
 // Steps every game: game i plays `actions[i]` (N int64 actions), opponents
 // answer inside the step, and every row of `out` is written. On an illegal

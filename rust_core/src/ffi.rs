@@ -42,6 +42,7 @@
 use crate::actions::NUM_ACTIONS;
 use crate::batch::{Batch, BatchError, IllegalPolicy, Outputs};
 use crate::bots::BotSpec;
+use crate::card_ids::{card_ids_as, CARD_ID_SLOTS, CARD_ID_VOCAB};
 use crate::cards::{self, Kind, Rarity};
 use crate::decks::{self, Deck, DeckError, DECK_SIZE};
 use crate::encoding::{OBS_SIZE, OBS_VERSION};
@@ -71,6 +72,10 @@ pub const EW_DECK_SIZE: u32 = 30;
 pub const EW_NUM_KEYWORDS: u32 = 16;
 /// Bytes of a game snapshot (`ew_game_serialize`).
 pub const EW_STATE_BYTES: u32 = 519;
+/// Card ids per game in `ew_game_card_ids` / `ew_batch_card_ids` (hands, lanes, supports).
+pub const EW_CARD_ID_SLOTS: u32 = 34;
+/// Embedding rows those ids need: 0 is an empty slot, card id + 1 otherwise.
+pub const EW_CARD_ID_VOCAB: u32 = 150;
 /// `index` value meaning "every game of the batch" for the `ew_batch_set_*` calls.
 pub const EW_ALL_GAMES: u32 = 0xFFFF_FFFF;
 /// Batch illegal-action policy: refuse the whole step, change nothing.
@@ -83,6 +88,8 @@ const _: () = assert!(EW_NUM_ACTIONS as usize == NUM_ACTIONS);
 const _: () = assert!(EW_DECK_SIZE as usize == DECK_SIZE);
 const _: () = assert!(EW_NUM_KEYWORDS as usize == Keyword::ALL.len());
 const _: () = assert!(EW_STATE_BYTES as usize == serialize::STATE_BYTES);
+const _: () = assert!(EW_CARD_ID_SLOTS as usize == CARD_ID_SLOTS);
+const _: () = assert!(EW_CARD_ID_VOCAB as usize == CARD_ID_VOCAB);
 
 /// Freed handles whose memory is held back before release, so a stale handle
 /// is reported as freed (see the use-after-free notes in ffi.rs).
@@ -881,6 +888,26 @@ pub extern "C" fn ew_game_observe_seat(game: *const EwGame, seat: i32, out: *mut
     })
 }
 
+/// Writes which card sits in each hand, lane and support slot into `out` (`len`
+/// >= 34 values), as `seat` (0 or 1) sees the table, or the player to move when
+/// `seat` is -1: 0 for an empty slot, card id + 1 otherwise. The layout follows
+/// the observation's blocks (docs/OBSERVATION.md, "Card ids"); it is for
+/// networks that learn an embedding per card.
+#[no_mangle]
+pub extern "C" fn ew_game_card_ids(game: *const EwGame, seat: i32, out: *mut u16, len: usize) -> EwStatus {
+    guard(|| {
+        let g = game_ref(game)?;
+        let seat = match seat {
+            -1 => g.current_player(),
+            0 | 1 => seat as usize,
+            _ => return fail(EW_ERR_BAD_ARGUMENT, format!("seat must be 0, 1 or -1 (the player to move), got {seat}")),
+        };
+        let buf = out_buf(out, len, CARD_ID_SLOTS, "card ids")?;
+        card_ids_as(g, seat, buf.try_into().expect("34 values"));
+        Ok(())
+    })
+}
+
 /// Writes the legal-action mask (1 legal, 0 not) into `out` (`len` >= 256 bytes).
 /// All zeros once the game is over.
 #[no_mangle]
@@ -1317,6 +1344,23 @@ pub extern "C" fn ew_batch_observe(batch: *mut EwBatch, out: *const EwBatchOutpu
         let b = batch_mut(batch)?;
         let mut o = outputs(out, b.len())?;
         b.observe(&mut o)?;
+        Ok(())
+    })
+}
+
+/// Writes the card ids of every game (row i = game i, 34 values each, from the
+/// perspective of its player to move; see `ew_game_card_ids`) into `out`
+/// (`len` >= 34 * N). Call it after a step or reset to pair with its observations.
+#[no_mangle]
+pub extern "C" fn ew_batch_card_ids(batch: *mut EwBatch, out: *mut u16, len: usize) -> EwStatus {
+    guard(|| {
+        let b = batch_mut(batch)?;
+        let n = b.len();
+        let buf = out_buf(out, len, n * CARD_ID_SLOTS, "card ids")?;
+        for (i, row) in buf.chunks_exact_mut(CARD_ID_SLOTS).enumerate() {
+            let g = b.game(i);
+            card_ids_as(g, g.current_player(), row.try_into().expect("34 values"));
+        }
         Ok(())
     })
 }

@@ -14,6 +14,7 @@
 pub mod actions;
 pub mod batch;
 pub mod bots;
+pub mod card_ids;
 pub mod cards;
 pub mod decks;
 pub mod encoding;

@@ -613,3 +613,23 @@ fn version_strings() {
     let s = unsafe { CStr::from_ptr(ew_status_name(3)) }.to_str().unwrap();
     assert_eq!(s, "EW_ERR_ILLEGAL_ACTION");
 }
+
+#[test]
+fn card_ids_check_their_arguments_and_follow_the_mover() {
+    let _serial = serial();
+    let g = new_game(5);
+    let mut ids = [0u16; EW_CARD_ID_SLOTS as usize];
+    assert_eq!(ew_game_card_ids(g, -1, ids.as_mut_ptr(), ids.len()), EW_OK);
+    let mut as0 = [0u16; EW_CARD_ID_SLOTS as usize];
+    assert_eq!(ew_game_card_ids(g, 0, as0.as_mut_ptr(), as0.len()), EW_OK);
+    assert_eq!(ids, as0, "seat 0 moves first");
+    assert!(ids[..10].iter().all(|&i| (i as u32) < EW_CARD_ID_VOCAB));
+    let before = snapshot(g);
+    assert_eq!(ew_game_card_ids(g, 2, ids.as_mut_ptr(), ids.len()), EW_ERR_BAD_ARGUMENT);
+    assert!(last_error().contains("seat"), "{}", last_error());
+    assert_eq!(ew_game_card_ids(g, 0, ids.as_mut_ptr(), 33), EW_ERR_BUFFER_TOO_SMALL);
+    assert_eq!(ew_game_card_ids(g, 0, null_mut(), 34), EW_ERR_BAD_ARGUMENT);
+    assert_eq!(ew_game_card_ids(null(), 0, ids.as_mut_ptr(), 34), EW_ERR_NULL_HANDLE);
+    assert_eq!(snapshot(g), before);
+    assert_eq!(ew_game_free(g), EW_OK);
+}
