@@ -4,6 +4,7 @@
     python benchmarks/bench_training.py --quick   # seconds: a smoke run (nothing written to RESULTS.md)
     python benchmarks/bench_training.py           # the default (a few minutes on a quiet 2-core machine)
     python benchmarks/bench_training.py --ours batch:0:1,vec:2:1 --sb3 dummy:128:1,dummy:512:2 --rounds 3
+    python benchmarks/bench_training.py --ours "" --sb3 dummy:16:1,dummy:1024:1,subproc:16:1 --rounds 1   # an SB3 sweep
 
 (torch>=2.1 is all either trainer asks for, so an installed CPU build stays;
 ``pip install sb3-contrib`` does not replace it.)
@@ -72,6 +73,7 @@ import importlib.util
 import io
 import json
 import math
+import shlex
 import sys
 import tempfile
 import time
@@ -132,7 +134,7 @@ class Workload:
 
 PLANS = {
     "default": (Workload(), ["batch:0:1", "batch:0:2", "vec:0:1", "vec:1:1", "vec:2:1", "vec:2:2"],
-                ["dummy:128:1", "dummy:512:1", "dummy:512:2"], 2),
+                ["dummy:128:1", "dummy:512:1", "dummy:128:2"], 2),
     "quick": (Workload(num_envs=32, num_steps=32, iterations=2, sb3_iterations=1),
               ["batch:0:1", "vec:1:1"], ["dummy:32:1"], 1),
 }
@@ -471,7 +473,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     machine["versions"].update(versions())
     started = _dt.datetime.now().astimezone()
     t_start = pc()
-    command = " ".join(["python benchmarks/bench_training.py", *argv])
+    command = shlex.join(["python", "benchmarks/bench_training.py", *argv])
     print(f"PPO training throughput, {mode} mode: {machine['cpu']}, {machine['usable_cores']} usable cores, "
           f"torch {machine['versions']['torch']}, sb3-contrib {machine['versions']['sb3_contrib']}", flush=True)
     print(f"workload: {workload}", flush=True)
