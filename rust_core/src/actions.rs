@@ -8,9 +8,9 @@
 //! | 135..254 | reserved, never legal                                 |
 //! | 255      | end turn                                              |
 
-use crate::cards::{self, TargetRule};
+use crate::cards;
 use crate::keywords::Keyword;
-use crate::state::{Game, Player, F_ABILITY_USED, F_HAS_ABILITY, F_SILENCED, F_SUMMONED, HAND_MAX, LANES};
+use crate::state::{Game, LaneSets, Player, F_SUMMONED, HAND_MAX, LANES};
 
 /// Number of action indices.
 pub const NUM_ACTIONS: usize = 256;
@@ -162,103 +162,127 @@ impl ActionMask {
 #[inline(always)]
 pub fn can_attack(p: &Player, slot: usize) -> bool {
     let c = &p.board[slot];
-    c.present() && can_attack_with(p, c, p.keywords_of(c))
+    let kw = p.keywords_of(c);
+    c.present() && c.attacks < 1 + kw.has(Keyword::Frenzy) as u8 && p.attack_of(c) > 0 && (c.flags & F_SUMMONED == 0 || kw.has(Keyword::Rush))
 }
 
-#[inline(always)]
-fn can_attack_with(p: &Player, c: &crate::state::Creature, kw: crate::keywords::Keywords) -> bool {
-    let max_attacks = 1 + kw.has(Keyword::Frenzy) as u8;
-    // Non-short-circuit `&`: no branches (see `legal_mask`).
-    (c.attacks < max_attacks) & (p.attack_of(c) > 0) & ((c.flags & F_SUMMONED == 0) | kw.has(Keyword::Rush))
-}
+/// Lane set -> each member lane `a` widened to the five bits `5a..5a+4`
+/// (attacks and play arguments are five wide per attacker or hand card).
+static SPREAD5: [u32; 32] = {
+    let mut t = [0u32; 32];
+    let mut set = 0;
+    while set < 32 {
+        let mut a = 0;
+        while a < LANES {
+            if set >> a & 1 != 0 {
+                t[set] |= 0b11111 << (5 * a);
+            }
+            a += 1;
+        }
+        set += 1;
+    }
+    t
+};
+
+/// Open enemy lanes -> for every attacker lane `a`, the open lanes in its
+/// lane range a-1..=a+1, in bits `5a..5a+4` (attacks `50 + 5a + d` less the base).
+static IN_RANGE: [u32; 32] = {
+    let mut t = [0u32; 32];
+    let mut open = 0;
+    while open < 32 {
+        let mut a = 0;
+        while a < LANES {
+            t[open] |= ((open as u32) & (0b111 << a >> 1) & 0b11111) << (5 * a);
+            a += 1;
+        }
+        open += 1;
+    }
+    t
+};
+
+/// A 5-bit lane set copied into each attacker's five bits (Ranged reaches every lane).
+const EVERY_ATTACKER: u32 = 0b00001_00001_00001_00001_00001;
 
 /// Builds the legal-action set of the player to move. Empty once the game is over.
+///
+/// Few instructions on any position, with no branch on the board: the lane
+/// conditions come from each player's [`LaneSets`] (kept up to date by the
+/// rules engine, see there), the attacks are two table lookups on those sets
+/// and each hand card is one lookup.
 pub fn legal_mask(g: &Game) -> ActionMask {
-    let mut m = ActionMask::default();
     if g.is_over() {
-        return m;
+        return ActionMask::default();
     }
     let me = &g.players[g.active as usize];
     let foe = &g.players[1 - g.active as usize];
+    // Every unit test (release builds included) and every debug build checks
+    // that the engine kept the lane sets up to date.
+    #[cfg(any(test, debug_assertions))]
+    assert!(me.lanes_fresh() && foe.lanes_fresh(), "a board was edited by hand without Game::refresh");
+    let (mine, theirs) = (me.lane_sets(), foe.lane_sets());
+    let foe_occupied = theirs.get(LaneSets::OCCUPIED);
+    let foe_targetable = theirs.get(LaneSets::TARGETABLE);
+    let guards = theirs.get(LaneSets::GUARDS);
+    let own_occupied = mine.get(LaneSets::OCCUPIED);
+    let ready = mine.get(LaneSets::READY);
+    let ranged = mine.get(LaneSets::RANGED);
+    let mut ability_slots = mine.get(LaneSets::ABILITY);
 
-    // One pass over the enemy lanes: occupied, targetable (not stealthed),
-    // Guard. The lane loops are branch-free: in play the board changes every
-    // action and mispredicted branches cost more than the bit operations. A
-    // random game got 16% faster (18.5 -> 15.5 us); the same mask timed on a
-    // few repeated positions, where branches predict perfectly, got slower
-    // (23 -> 46 ns). Play is what matters (env steps, rollouts).
-    let (mut foe_occupied, mut foe_targetable, mut guards) = (0u32, 0u32, 0u32);
-    for s in 0..LANES {
-        let c = &foe.board[s];
-        let present = c.present() as u32;
-        let kw = foe.keywords_of(c).0 as u32;
-        let targetable = present & !(kw >> Keyword::Stealth as u32) & 1;
-        foe_occupied |= present << s;
-        foe_targetable |= targetable << s;
-        guards |= (targetable & (kw >> Keyword::Guard as u32)) << s;
-    }
     // Guard must be attacked first; otherwise any targetable creature or empty lane.
     let foe_open = if guards != 0 { guards } else { foe_targetable | (!foe_occupied & 0b11111) };
+    let attacks = (SPREAD5[(ready & !ranged) as usize & 31] & IN_RANGE[foe_open as usize & 31])
+        | (SPREAD5[(ready & ranged) as usize & 31] & foe_open.wrapping_mul(EVERY_ATTACKER));
+    let mut lo = (attacks as u128) << ATTACK_BASE;
+    let mut hi = 1u128 << (END_TURN - 128);
 
-    // One pass over my lanes: occupied, attacks, abilities (branch-free too).
-    let mut own_occupied = 0u32;
-    let mut ability_slots = 0u32;
-    let mut attacks = 0u32; // bit 5a + d
-    for a in 0..LANES {
-        let c = &me.board[a];
-        let present = c.present() as u32;
-        own_occupied |= present << a;
-        ability_slots |= (present & (c.flags & (F_HAS_ABILITY | F_ABILITY_USED | F_SILENCED) == F_HAS_ABILITY) as u32) << a;
-        let kw = me.keywords_of(c);
-        let ready = present & can_attack_with(me, c, kw) as u32;
-        // Lane range a-1..=a+1; Ranged reaches every lane.
-        let ranged = kw.has(Keyword::Ranged) as u32;
-        let range = (0u32.wrapping_sub(ranged) | (0b111 << a >> 1)) & 0b11111;
-        attacks |= (range & foe_open & 0u32.wrapping_sub(ready)) << (5 * a);
-    }
-    m.lo |= (attacks as u128) << ATTACK_BASE;
-
-    // Play a card: 1 AP plus its essence cost. Branch-free: the argument set
-    // is looked up by the card's play kind and cleared when it is too costly.
+    // Play a card: 1 AP plus its essence cost. The argument set is looked up
+    // by affordability and the card's play kind: row 0 (too costly) is empty.
+    // A lookup rather than a select, so there is no branch per card.
     if me.ap >= 1 {
         let own_empty = !own_occupied & 0b11111;
-        let support_empty = (!me.supports[0].present() as u32) | (!me.supports[1].present() as u32) << 1;
-        // Indexed by `PlayArg as usize`.
-        let by_kind: [u64; 5] = [own_empty as u64, support_empty as u64, foe_targetable as u64, own_occupied as u64, 1];
+        let support_empty = (!me.supports[0].present() as u64) | (!me.supports[1].present() as u64) << 1;
+        // Row `affordable`, column `PlayArg as usize`.
+        let by_kind: [[u64; 8]; 2] = [
+            [0; 8],
+            [own_empty as u64, support_empty, foe_targetable as u64, own_occupied as u64, 1, 0, 0, 0],
+        ];
         let mut plays = 0u64;
         let n = (me.hand_len as usize).min(HAND_MAX);
         for (h, &card) in me.hand[..n].iter().enumerate() {
             let info = cards::PLAY_INFO[card as usize];
-            let affordable = (info.cost <= me.essence) as u64;
-            plays |= (by_kind[info.arg as usize] * affordable) << (5 * h);
+            plays |= by_kind[(info.cost <= me.essence) as usize][info.arg as usize & 7] << (5 * h);
         }
-        m.lo |= plays as u128;
+        lo |= plays as u128;
     }
 
-    // Activated abilities: essence cost, once per turn, not silenced.
-    while ability_slots != 0 {
-        let s = ability_slots.trailing_zeros() as usize;
-        ability_slots &= ability_slots - 1;
-        let Some(ab) = cards::card(me.board[s].card).ability() else { continue };
-        if ab.cost > me.essence {
-            continue;
+    // Activated abilities: essence cost, once per turn, not silenced. Bits
+    // 75..=134, 12 per lane, gathered from bit 0 of a u64 and shifted once.
+    if ability_slots != 0 {
+        // Row `affordable`, column `AbilityArg as usize` (NoAbility: empty).
+        let by_arg: [[u64; 8]; 2] = [
+            [0; 8],
+            [
+                1 << ABILITY_NONE,
+                (foe_targetable as u64) << ABILITY_ENEMY_SLOT,
+                (own_occupied as u64) << ABILITY_OWN_SLOT,
+                1 << ABILITY_ENEMY_PLAYER,
+                0,
+                0,
+                0,
+                0,
+            ],
+        ];
+        let mut abilities = 0u64;
+        while ability_slots != 0 {
+            let s = ability_slots.trailing_zeros() as usize;
+            ability_slots &= ability_slots - 1;
+            let info = cards::ABILITY_INFO[me.board[s].card as usize];
+            abilities |= by_arg[(info.cost <= me.essence) as usize][info.arg as usize & 7] << (12 * s);
         }
-        let targets: u32 = match ab.target {
-            TargetRule::None | TargetRule::OwnPlayer => 1 << ABILITY_NONE,
-            TargetRule::EnemyCreature => foe_targetable << ABILITY_ENEMY_SLOT,
-            TargetRule::OwnCreature => own_occupied << ABILITY_OWN_SLOT,
-            TargetRule::EnemyPlayer => 1 << ABILITY_ENEMY_PLAYER,
-        };
-        let base = ABILITY_BASE as usize + 12 * s;
-        // Abilities span bits 75..=134 (base <= 123): lane 4's straddle both halves.
-        m.lo |= (targets as u128) << base;
-        if base + 12 > 128 {
-            m.hi |= (targets as u128) >> (128 - base);
-        }
+        lo |= (abilities as u128) << ABILITY_BASE;
+        hi |= (abilities >> (128 - ABILITY_BASE as u32)) as u128;
     }
-
-    m.hi |= 1u128 << (END_TURN - 128);
-    m
+    ActionMask { lo, hi }
 }
 
 #[cfg(test)]

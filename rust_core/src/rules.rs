@@ -95,9 +95,15 @@ struct Queue {
     items: [(Option<&'static Effect>, Ctx); QUEUE_CAP],
     head: usize,
     len: usize,
-    /// Set whenever a creature may have died (damage, destroy, a health
-    /// debuff, an aura leaving), so the death check skips its scan otherwise.
+    /// Set whenever a creature may have died (lethal damage, destroy, a
+    /// health debuff, an aura leaving), so the death check skips its scan
+    /// otherwise. Damage sets it only when the creature hit is due to die:
+    /// no other creature can be (see `damage_creature`).
     maybe_dead: bool,
+    /// Set when a player's life or victory points went down or up since the
+    /// last winner check (and at the start of each action), so the check is
+    /// skipped while nothing it reads has changed.
+    maybe_over: bool,
 }
 
 static VOLATILE_BLAST: Effect = Effect::Damage(Target::AllEnemies(Filter::Any), 2);
@@ -116,13 +122,14 @@ fn with_queue<R>(f: impl FnOnce(&mut Queue) -> R) -> R {
         q.head = 0;
         q.len = 0;
         q.maybe_dead = false;
+        q.maybe_over = true;
         f(&mut q)
     })
 }
 
 impl Queue {
     fn new() -> Queue {
-        Queue { items: [(None, Ctx::of(0)); QUEUE_CAP], head: 0, len: 0, maybe_dead: true }
+        Queue { items: [(None, Ctx::of(0)); QUEUE_CAP], head: 0, len: 0, maybe_dead: true, maybe_over: true }
     }
 
     fn push_all(&mut self, effects: &'static [Effect], ctx: Ctx) {
@@ -195,7 +202,9 @@ impl Game {
             Some(Action::Ability { slot, target }) => use_ability(self, q, slot as usize, target),
             Some(Action::EndTurn) => end_turn(self, q),
             None => unreachable!("reserved actions are never legal"),
-        })
+        });
+        self.players[0].refresh_lanes();
+        self.players[1].refresh_lanes();
     }
 }
 
@@ -213,7 +222,7 @@ fn play_card(g: &mut Game, q: &mut Queue, h: usize, arg: usize) {
         Kind::Creature { .. } => {
             let uid = g.next_uid;
             g.next_uid = g.next_uid.wrapping_add(1).max(1);
-            g.players[me].board[arg] = Creature::new(id, uid);
+            *g.players[me].lane_mut(arg) = Creature::new(id, uid);
             let ctx = Ctx { slot: arg as u8, source: uid, needs_source: true, ..Ctx::of(me as u8) };
             queue_triggers(q, card.id, When::OnPlay, ctx);
         }
@@ -247,7 +256,7 @@ fn use_ability(g: &mut Game, q: &mut Queue, slot: usize, target: u8) {
     let c = g.players[me].board[slot];
     let ab = cards::card(c.card).ability().expect("legal ability");
     g.players[me].essence -= ab.cost;
-    g.players[me].board[slot].flags |= F_ABILITY_USED;
+    g.players[me].lane_mut(slot).flags |= F_ABILITY_USED;
     let mut ctx = Ctx { slot: slot as u8, source: c.uid, ..Ctx::of(me as u8) };
     match target {
         ABILITY_ENEMY_PLAYER => ctx.chosen_player = 1,
@@ -276,6 +285,7 @@ fn use_ability(g: &mut Game, q: &mut Queue, slot: usize, target: u8) {
 fn ward_cancels(g: &mut Game, seat: usize, slot: usize) -> bool {
     let p = &mut g.players[seat];
     if p.slot_has(slot, Keyword::Ward) {
+        // Ward is no lane-set input: the lane is not marked.
         let c = &mut p.board[slot];
         c.keywords = c.keywords.minus(Keyword::Ward.set());
         c.suppressed = c.suppressed.union(Keyword::Ward.set());
@@ -289,7 +299,7 @@ fn attack(g: &mut Game, q: &mut Queue, a: usize, d: usize) {
     let me = g.active as usize;
     let foe = 1 - me;
     {
-        let c = &mut g.players[me].board[a];
+        let c = g.players[me].lane_mut(a);
         c.attacks += 1;
         // Stealth is lost when the creature attacks.
         c.keywords = c.keywords.minus(Keyword::Stealth.set());
@@ -307,7 +317,9 @@ fn attack(g: &mut Game, q: &mut Queue, a: usize, d: usize) {
         }
     }
     // The attacker must still stand; a declared defender must still stand.
-    if g.find(attacker_uid) != Some((me, a)) {
+    // Creatures never change lanes and identities are unique, so "still
+    // stands" is "its lane still holds it".
+    if !holds(g, me, a, attacker_uid) {
         return finish(g, q);
     }
     let kw = g.players[me].keywords_of(&g.players[me].board[a]);
@@ -315,13 +327,13 @@ fn attack(g: &mut Game, q: &mut Queue, a: usize, d: usize) {
     let hit = g.players[me].attack_of(&g.players[me].board[a]) + charge;
     if defender_uid == 0 {
         // Face attack.
-        damage_player(g, foe, hit, me);
+        damage_player(g, q, foe, hit, me);
         if kw.has(Keyword::Lifesteal) {
             heal_player(g, me, hit);
         }
         return finish(g, q);
     }
-    if g.find(defender_uid) != Some((foe, d)) {
+    if !holds(g, foe, d, defender_uid) {
         return finish(g, q);
     }
     let dkw = g.players[foe].keywords_of(&g.players[foe].board[d]);
@@ -368,6 +380,17 @@ fn attack(g: &mut Game, q: &mut Queue, a: usize, d: usize) {
     finish(g, q);
 }
 
+/// True when lane `slot` of `seat` holds the creature `uid` (never 0 for a
+/// creature). Same as `g.find(uid) == Some((seat, slot))`: creatures never
+/// move and identities are unique among creatures on the board.
+#[inline(always)]
+fn holds(g: &Game, seat: usize, slot: usize, uid: u16) -> bool {
+    let c = &g.players[seat].board[slot];
+    let here = c.present() && c.uid == uid && uid != 0;
+    debug_assert_eq!(here, g.find(uid) == Some((seat, slot)));
+    here
+}
+
 /// `Some(true)` when the creature in the slot is present and due to die,
 /// `Some(false)` when present and alive, `None` for an empty slot.
 fn is_dying(g: &Game, seat: usize, slot: usize) -> Option<bool> {
@@ -390,12 +413,14 @@ fn strike(
     let before = g.players[to.0].health_of(&g.players[to.0].board[to.1]);
     let dealt = damage_creature(g, q, to.0, to.1, amount, from.0);
     if dealt > 0 && from_kw.has(Keyword::Lethal) {
+        // F_DOOMED is no lane-set input (a doomed creature is removed before
+        // the next mask), so the lane is not marked.
         g.players[to.0].board[to.1].flags |= F_DOOMED;
         q.maybe_dead = true;
     }
     if attacking && from_kw.has(Keyword::Piercing) && dealt > before.max(0) {
         let over = dealt - before.max(0);
-        damage_player(g, to.0, over, from.0);
+        damage_player(g, q, to.0, over, from.0);
     }
     (dealt, is_dying(g, to.0, to.1) == Some(true))
 }
@@ -410,6 +435,7 @@ fn end_turn(g: &mut Game, q: &mut Queue) {
     // Ephemeral creatures die at their owner's end of turn.
     for s in 0..LANES {
         if g.players[me].slot_has(s, Keyword::Ephemeral) {
+            // No lane-set input (see `strike`).
             g.players[me].board[s].flags |= F_DOOMED;
             q.maybe_dead = true;
         }
@@ -454,6 +480,7 @@ fn end_turn(g: &mut Game, q: &mut Queue) {
 /// start-of-turn triggers.
 pub(crate) fn start_turn(g: &mut Game) {
     with_queue(|q| start_turn_with(g, q));
+    g.refresh();
 }
 
 fn start_turn_with(g: &mut Game, q: &mut Queue) {
@@ -465,14 +492,14 @@ fn start_turn_with(g: &mut Game, q: &mut Queue) {
     p.draw();
     p.ap = AP_PER_TURN;
     for s in 0..LANES {
+        if !p.board[s].present() {
+            continue;
+        }
         let regen = p.slot_has(s, Keyword::Regenerate);
-        let c = &mut p.board[s];
-        if c.present() {
-            c.attacks = 0;
-            c.flags &= !(F_SUMMONED | F_ABILITY_USED);
-            if regen {
-                c.health = (c.health + 2).min(c.max_health).max(c.health);
-            }
+        p.ready_lane(s);
+        if regen {
+            let c = &mut p.board[s];
+            c.health = (c.health + 2).min(c.max_health).max(c.health);
         }
     }
     fire_turn_triggers(g, q, me, When::StartOfTurn);
@@ -514,10 +541,20 @@ fn finish(g: &mut Game, q: &mut Queue) {
 
 /// Resolves queued effects one at a time, handling deaths after each, until
 /// the queue is empty or the game ends.
+#[inline(always)]
 fn resolve(g: &mut Game, q: &mut Queue) {
+    // Most calls find the queue empty: no call then.
+    if q.len != 0 {
+        resolve_queue(g, q);
+    }
+}
+
+fn resolve_queue(g: &mut Game, q: &mut Queue) {
     while !g.is_over() {
         let Some((effect, ctx)) = q.pop() else { break };
-        if ctx.needs_source && g.find(ctx.source).is_none() {
+        // An effect that needs its source fizzles once the source has left
+        // its lane (the context's lane is the source's).
+        if ctx.needs_source && !holds(g, ctx.owner as usize, ctx.slot as usize, ctx.source) {
             continue;
         }
         apply_effect(g, q, effect, &ctx);
@@ -525,13 +562,23 @@ fn resolve(g: &mut Game, q: &mut Queue) {
     }
 }
 
+/// Removes dead creatures if any may have died, then checks the winner if
+/// a life or victory point total has changed.
+#[inline(always)]
+fn handle_deaths(g: &mut Game, q: &mut Queue) {
+    if q.maybe_dead {
+        remove_dead(g, q);
+    }
+    if q.maybe_over {
+        q.maybe_over = false;
+        check_winner(g);
+    }
+}
+
 /// Removes dead creatures (the player to move's lanes first, left to right),
 /// queues their death triggers and their allies' ally-dies triggers, then
-/// their Volatile blasts. Then checks the winner.
-fn handle_deaths(g: &mut Game, q: &mut Queue) {
-    if !q.maybe_dead {
-        return check_winner(g);
-    }
+/// their Volatile blasts.
+fn remove_dead(g: &mut Game, q: &mut Queue) {
     q.maybe_dead = false;
     let first = g.active as usize;
     let mut volatile: [(u8, u8, u16); 2 * LANES] = [(0, 0, 0); 2 * LANES];
@@ -543,7 +590,7 @@ fn handle_deaths(g: &mut Game, q: &mut Queue) {
             }
             let c = g.players[seat].board[s];
             let kw = g.players[seat].keywords_of(&c);
-            g.players[seat].board[s] = Creature::NONE;
+            g.players[seat].clear_lane(s);
             let ctx = Ctx { slot: s as u8, source: c.uid, ..Ctx::of(seat as u8) };
             if !c.has_flag(F_SILENCED) {
                 queue_triggers(q, c.card, When::OnDeath, ctx);
@@ -568,7 +615,6 @@ fn handle_deaths(g: &mut Game, q: &mut Queue) {
         let ctx = Ctx { slot, source: uid, ..Ctx::of(seat) };
         q.push_all(std::slice::from_ref(&VOLATILE_BLAST), ctx);
     }
-    check_winner(g);
 }
 
 fn check_winner(g: &mut Game) {
@@ -598,10 +644,11 @@ fn check_winner(g: &mut Game) {
 
 /// Deals damage to a player; in `essence_duel` the enemy of the victim earns
 /// one victory point per point dealt.
-fn damage_player(g: &mut Game, seat: usize, amount: i16, source_owner: usize) {
+fn damage_player(g: &mut Game, q: &mut Queue, seat: usize, amount: i16, source_owner: usize) {
     if amount <= 0 {
         return;
     }
+    q.maybe_over = true;
     g.players[seat].life -= amount;
     if g.mode == Mode::EssenceDuel && source_owner != seat {
         g.players[source_owner].vp += amount;
@@ -621,15 +668,21 @@ fn damage_creature(g: &mut Game, q: &mut Queue, seat: usize, slot: usize, amount
     }
     let p = &mut g.players[seat];
     let kw = p.keywords_of(&p.board[slot]);
-    let c = &mut p.board[slot];
     if kw.has(Keyword::Shield) {
+        // Shield is no lane-set input: the lane is not marked.
+        let c = &mut p.board[slot];
         c.keywords = c.keywords.minus(Keyword::Shield.set());
         c.suppressed = c.suppressed.union(Keyword::Shield.set());
         return 0;
     }
+    // Health is no lane-set input: the lane is not marked.
+    let c = &mut p.board[slot];
     let dealt = if kw.has(Keyword::Fortify) && amount > 1 { amount - 1 } else { amount };
     c.health -= dealt;
-    q.maybe_dead = true;
+    // Only this creature's health changed, and no other creature is due to
+    // die here (deaths are handled after every effect; nothing else leaves a
+    // creature at 0 health unflagged: see `cards::CREATURES_ENTER_ALIVE`).
+    q.maybe_dead |= c.health + p.aura_health <= 0 || c.has_flag(F_DOOMED);
     if !c.has_flag(F_SILENCED) {
         let ctx = Ctx { slot: slot as u8, source: c.uid, needs_source: true, ..Ctx::of(seat as u8) };
         queue_triggers(q, c.card, When::OnDamaged, ctx);
@@ -729,7 +782,7 @@ fn apply_effect(g: &mut Game, q: &mut Queue, effect: &'static Effect, ctx: &Ctx)
     match *effect {
         Effect::Damage(t, n) => {
             if let Some(seat) = target_player(t, ctx) {
-                damage_player(g, seat, n as i16, me);
+                damage_player(g, q, seat, n as i16, me);
             }
             let (list, len) = targets(g, t, ctx);
             for &(seat, slot) in &list[..len] {
@@ -742,6 +795,7 @@ fn apply_effect(g: &mut Game, q: &mut Queue, effect: &'static Effect, ctx: &Ctx)
             }
             let (list, len) = targets(g, t, ctx);
             for &(seat, slot) in &list[..len] {
+                // Health is no lane-set input.
                 let c = &mut g.players[seat as usize].board[slot as usize];
                 c.health = (c.health + n as i16).min(c.max_health).max(c.health);
             }
@@ -749,7 +803,7 @@ fn apply_effect(g: &mut Game, q: &mut Queue, effect: &'static Effect, ctx: &Ctx)
         Effect::Buff(t, a, h) => {
             let (list, len) = targets(g, t, ctx);
             for &(seat, slot) in &list[..len] {
-                let c = &mut g.players[seat as usize].board[slot as usize];
+                let c = g.players[seat as usize].lane_mut(slot as usize);
                 c.attack = (c.attack + a as i16).max(0);
                 c.max_health += h as i16;
                 c.health += h as i16;
@@ -764,6 +818,7 @@ fn apply_effect(g: &mut Game, q: &mut Queue, effect: &'static Effect, ctx: &Ctx)
         Effect::Destroy(t) => {
             let (list, len) = targets(g, t, ctx);
             for &(seat, slot) in &list[..len] {
+                // No lane-set input (see `strike`).
                 g.players[seat as usize].board[slot as usize].flags |= F_DOOMED;
                 q.maybe_dead = true;
             }
@@ -773,13 +828,13 @@ fn apply_effect(g: &mut Game, q: &mut Queue, effect: &'static Effect, ctx: &Ctx)
                 let Some(slot) = (0..LANES).find(|&s| !g.players[me].board[s].present()) else { break };
                 let uid = g.next_uid;
                 g.next_uid = g.next_uid.wrapping_add(1).max(1);
-                g.players[me].board[slot] = Creature::new(card, uid);
+                *g.players[me].lane_mut(slot) = Creature::new(card, uid);
             }
         }
         Effect::Grant(t, k) => {
             let (list, len) = targets(g, t, ctx);
             for &(seat, slot) in &list[..len] {
-                let c = &mut g.players[seat as usize].board[slot as usize];
+                let c = g.players[seat as usize].lane_mut(slot as usize);
                 c.keywords = c.keywords.union(k);
                 c.suppressed = c.suppressed.minus(k);
             }
@@ -787,7 +842,7 @@ fn apply_effect(g: &mut Game, q: &mut Queue, effect: &'static Effect, ctx: &Ctx)
         Effect::Remove(t, k) => {
             let (list, len) = targets(g, t, ctx);
             for &(seat, slot) in &list[..len] {
-                let c = &mut g.players[seat as usize].board[slot as usize];
+                let c = g.players[seat as usize].lane_mut(slot as usize);
                 c.keywords = c.keywords.minus(k);
                 c.suppressed = c.suppressed.union(k);
             }
@@ -795,7 +850,7 @@ fn apply_effect(g: &mut Game, q: &mut Queue, effect: &'static Effect, ctx: &Ctx)
         Effect::Silence(t) => {
             let (list, len) = targets(g, t, ctx);
             for &(seat, slot) in &list[..len] {
-                let c = &mut g.players[seat as usize].board[slot as usize];
+                let c = g.players[seat as usize].lane_mut(slot as usize);
                 c.keywords = Keywords::NONE;
                 c.suppressed = Keywords::ALL;
                 c.flags |= F_SILENCED;
@@ -810,7 +865,7 @@ fn apply_effect(g: &mut Game, q: &mut Queue, effect: &'static Effect, ctx: &Ctx)
             for &(seat, slot) in &list[..len] {
                 let p = &mut g.players[seat as usize];
                 let c = p.board[slot as usize];
-                p.board[slot as usize] = Creature::NONE;
+                p.clear_lane(slot as usize);
                 if cards::card(c.card).rarity != cards::Rarity::Token {
                     p.add_to_hand(c.card);
                 }

@@ -41,6 +41,7 @@ fn put_card(g: &mut Game, seat: usize, slot: usize, card: u16, attack: i16, heal
     c.keywords = Keywords::of(kw);
     c.flags &= F_HAS_ABILITY; // ready: not summoned this turn
     g.players[seat].board[slot] = c;
+    g.refresh();
     uid
 }
 
@@ -158,6 +159,7 @@ fn creatures_ready_and_ap_resets_at_turn_start() {
     put(&mut g, 0, 2, 1, 1, &[]);
     g.players[0].board[2].attacks = 1;
     g.players[0].board[2].flags = F_SUMMONED | F_ABILITY_USED;
+    g.refresh();
     g.players[0].ap = 0;
     g.apply(END_TURN as u16).unwrap();
     g.apply(END_TURN as u16).unwrap();
@@ -265,8 +267,10 @@ fn a_fresh_creature_cannot_attack_without_rush() {
     let mut g = blank();
     put(&mut g, 0, 0, 2, 2, &[]);
     g.players[0].board[0].flags = F_SUMMONED;
+    g.refresh();
     assert!(!g.is_legal(attack_action(0, 0)));
     g.players[0].board[0].keywords = Keywords::of(&[Rush]);
+    g.refresh();
     assert!(g.is_legal(attack_action(0, 0)), "Rush attacks at once");
 }
 
@@ -327,6 +331,7 @@ fn guard_must_be_attacked_first_unless_stealthed() {
     let attacks: Vec<u8> = g.legal_actions().into_iter().filter(|&a| a != END_TURN).collect();
     assert_eq!(attacks, vec![attack_action(2, 3) as u8], "no face attack through lanes 1/2 while Guard stands");
     g.players[1].board[3].keywords = Keywords::of(&[Guard, Stealth]);
+    g.refresh();
     assert!(g.is_legal(attack_action(2, 2)), "a stealthed Guard does not guard");
     assert!(!g.is_legal(attack_action(2, 3)), "and cannot be attacked");
 }
@@ -462,6 +467,7 @@ fn lifesteal_heals_its_owner_by_the_damage_dealt_up_to_thirty() {
     assert_eq!(life(&g, 0), 23, "4 reduced to 3 by Fortify");
     g.players[0].life = 29;
     g.players[0].board[0].attacks = 0;
+    g.refresh();
     g.apply(attack_action(0, 0)).unwrap();
     assert_eq!((life(&g, 0), life(&g, 1)), (30, 26));
 }
@@ -689,6 +695,7 @@ fn essence_duel_scores_damage_to_the_enemy_and_wins_at_fifty() {
     assert_eq!((g.players[0].vp, life(&g, 1)), (6, 24));
     g.players[0].vp = 47;
     g.players[0].board[0].attacks = 0;
+    g.refresh();
     let r = g.apply(attack_action(0, 0)).unwrap();
     assert_eq!(g.outcome, Outcome::Winner(0));
     assert_eq!((r.reward, r.done), (1.0, true));
@@ -850,5 +857,6 @@ fn activated_abilities_cost_essence_and_work_once_per_turn() {
     g.apply(END_TURN as u16).unwrap();
     assert!(g.is_legal(action), "ready again next turn");
     g.players[0].board[3].flags |= F_SILENCED;
+    g.refresh();
     assert!(!g.is_legal(action), "silenced creatures have no ability");
 }

@@ -322,6 +322,7 @@ pub fn decode(bytes: &[u8]) -> Result<Game, DecodeError> {
         aura_attack: 0,
         aura_health: 0,
         aura_keywords: Keywords::NONE,
+        lanes: Default::default(),
     }; 2];
     let mut uids: Vec<u16> = Vec::with_capacity(2 * LANES);
     for p in &mut players {
@@ -408,7 +409,9 @@ pub fn decode(bytes: &[u8]) -> Result<Game, DecodeError> {
         )?;
     }
     debug_assert_eq!(r.pos, body_end);
-    Ok(Game { players, active, turn, next_uid, mode, outcome, seed, actions, decks })
+    let mut g = Game { players, active, turn, next_uid, mode, outcome, seed, actions, decks };
+    g.refresh();
+    Ok(g)
 }
 
 // ---------------------------------------------------------------------------

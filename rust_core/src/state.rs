@@ -173,6 +173,55 @@ impl Support {
     }
 }
 
+/// Six sets of one player's lanes (bit `s` = lane `s`), derived from the
+/// board and the player's auras, so the legal mask reads six bytes instead
+/// of five creatures.
+///
+/// The rules engine keeps them up to date: an edit of an input of a lane
+/// (its card, keywords, suppressed keywords, flags, attacks made, attack;
+/// or the auras, which touch every lane) marks the lane, and each action
+/// ends by recomputing the marked lanes. Code that edits a board by hand
+/// calls [`Game::refresh`] afterwards. Derived data, not state: equality
+/// ignores it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LaneSets {
+    /// Byte `k` holds set `k` (`LaneSets::OCCUPIED` ...), lane `s` at bit `s`.
+    bits: u64,
+    /// Lanes whose inputs changed since `bits` was brought up to date.
+    dirty: u8,
+}
+
+impl PartialEq for LaneSets {
+    fn eq(&self, _: &LaneSets) -> bool {
+        true
+    }
+}
+
+impl Eq for LaneSets {}
+
+impl LaneSets {
+    /// Byte of the lanes holding a creature.
+    pub const OCCUPIED: u32 = 0;
+    /// Byte of the creatures enemy attacks, spells and abilities may target (not stealthed).
+    pub const TARGETABLE: u32 = 1;
+    /// Byte of the targetable creatures with Guard.
+    pub const GUARDS: u32 = 2;
+    /// Byte of the creatures that may attack now (see [`crate::actions::can_attack`]).
+    pub const READY: u32 = 3;
+    /// Byte of the creatures with Ranged.
+    pub const RANGED: u32 = 4;
+    /// Byte of the creatures whose activated ability is usable this turn (before its cost).
+    pub const ABILITY: u32 = 5;
+    /// Bit 0 of every set.
+    const LANE_0: u64 = 0x0000_0101_0101_0101;
+
+    /// The 5-bit set `k` (one of the constants above).
+    #[inline(always)]
+    pub const fn get(self, k: u32) -> u32 {
+        (self.bits >> (8 * k)) as u32 & 0b11111
+    }
+}
+
 /// One player's side of the table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Player {
@@ -204,6 +253,8 @@ pub struct Player {
     pub aura_health: i16,
     /// Union of the supports' keyword auras.
     pub aura_keywords: Keywords,
+    /// Lane sets for the legal mask, derived from `board` and the auras.
+    pub(crate) lanes: LaneSets,
 }
 
 impl Player {
@@ -223,7 +274,118 @@ impl Player {
             aura_attack: 0,
             aura_health: 0,
             aura_keywords: Keywords::NONE,
+            lanes: LaneSets::default(),
         }
+    }
+
+    /// The lane's bits in every [`LaneSets`] set, at bit `s` of each byte.
+    /// Branch-free: the board changes with every action, so branches on it
+    /// would mispredict.
+    #[inline(always)]
+    fn lane_bits(&self, s: usize) -> u64 {
+        let c = &self.board[s];
+        let kw = self.keywords_of(c).0 as u64;
+        let bit = |k: Keyword| kw >> k as u64 & 1;
+        let targetable = bit(Keyword::Stealth) ^ 1;
+        // As `actions::can_attack`: attacks left (two with Frenzy), attack
+        // above 0, and not played this turn unless it has Rush.
+        let attacks_left = (c.attacks as u64 <= bit(Keyword::Frenzy)) as u64;
+        let fresh = (c.flags & F_SUMMONED == 0) as u64 | bit(Keyword::Rush);
+        let ready = attacks_left & (self.attack_of(c) > 0) as u64 & fresh;
+        let ability = (c.flags & (F_HAS_ABILITY | F_ABILITY_USED | F_SILENCED) == F_HAS_ABILITY) as u64;
+        let b = 1
+            | targetable << LaneSets::TARGETABLE
+            | (targetable & bit(Keyword::Guard)) << LaneSets::GUARDS
+            | ready << LaneSets::READY
+            | bit(Keyword::Ranged) << LaneSets::RANGED
+            | ability << LaneSets::ABILITY;
+        // Bit k of `b` to bit 8k (no two partial products overlap), then to
+        // lane s; nothing for an empty lane.
+        let spread = b.wrapping_mul(0x8_1020_4081) & LaneSets::LANE_0;
+        (spread & 0u64.wrapping_sub(c.present() as u64)) << s
+    }
+
+    /// The lane sets with every marked lane recomputed (the stored ones when
+    /// none is marked, which is always so between actions).
+    #[inline(always)]
+    pub(crate) fn lane_sets(&self) -> LaneSets {
+        let mut sets = self.lanes;
+        if sets.dirty != 0 {
+            sets = self.recompute_marked(sets);
+        }
+        sets
+    }
+
+    #[inline(never)]
+    fn recompute_marked(&self, sets: LaneSets) -> LaneSets {
+        self.recompute_marked_inline(sets)
+    }
+
+    #[inline(always)]
+    fn recompute_marked_inline(&self, mut sets: LaneSets) -> LaneSets {
+        while sets.dirty != 0 {
+            let s = sets.dirty.trailing_zeros() as usize;
+            sets.dirty &= sets.dirty - 1;
+            sets.bits = (sets.bits & !(LaneSets::LANE_0 << s)) | self.lane_bits(s);
+        }
+        sets
+    }
+
+    /// Recomputes the marked lanes' sets.
+    #[inline(always)]
+    pub(crate) fn refresh_lanes(&mut self) {
+        if self.lanes.dirty != 0 {
+            self.lanes = self.recompute_marked_inline(self.lanes);
+        }
+    }
+
+    /// Empties lane `s` (its creature left play): an empty lane is in no set.
+    #[inline(always)]
+    pub(crate) fn clear_lane(&mut self, s: usize) {
+        self.board[s] = Creature::NONE;
+        self.lanes.bits &= !(LaneSets::LANE_0 << s);
+        self.lanes.dirty &= !(1 << s);
+    }
+
+    /// Readies the creature in lane `s` at its owner's turn start (attacks
+    /// and the summoned and ability-used flags reset) and updates its lane
+    /// sets in place: it can attack iff its attack is above 0, its ability
+    /// is usable iff it has one and is not silenced; the other sets do not
+    /// depend on what changed.
+    #[inline(always)]
+    pub(crate) fn ready_lane(&mut self, s: usize) {
+        let c = &mut self.board[s];
+        c.attacks = 0;
+        c.flags &= !(F_SUMMONED | F_ABILITY_USED);
+        let ready = (self.attack_of(&self.board[s]) > 0) as u64;
+        let c = &self.board[s];
+        let ability = (c.flags & (F_HAS_ABILITY | F_SILENCED) == F_HAS_ABILITY) as u64;
+        let column = (1 << (8 * LaneSets::READY) | 1 << (8 * LaneSets::ABILITY)) << s;
+        let bits = (ready << (8 * LaneSets::READY) | ability << (8 * LaneSets::ABILITY)) << s;
+        self.lanes.bits = (self.lanes.bits & !column) | bits;
+    }
+
+    /// Marks lane `s`: one of its lane-set inputs is about to change.
+    #[inline(always)]
+    pub(crate) fn mark(&mut self, s: usize) {
+        self.lanes.dirty |= 1 << s;
+    }
+
+    /// The creature in lane `s`, to edit an input of its lane sets (marks the lane).
+    #[inline(always)]
+    pub(crate) fn lane_mut(&mut self, s: usize) -> &mut Creature {
+        self.mark(s);
+        &mut self.board[s]
+    }
+
+    /// True when the lane sets (the stored ones, with the marked lanes
+    /// recomputed) are what the board says. For tests and debug checks: false
+    /// means an edit of the board or the auras that did not mark its lanes
+    /// (by hand, without [`Game::refresh`]).
+    pub fn lanes_fresh(&self) -> bool {
+        let mut all = self.lanes;
+        all.dirty = 0b11111;
+        self.lane_sets().bits == self.recompute_marked(all).bits
     }
 
     /// The creature's attack with auras (never below 0).
@@ -264,6 +426,8 @@ impl Player {
         self.aura_attack = a;
         self.aura_health = h;
         self.aura_keywords = k;
+        // Auras are inputs of every lane's sets.
+        self.lanes.dirty = 0b11111;
     }
 
     /// Draws the top card; a full hand discards it, an empty deck does nothing.
@@ -371,6 +535,17 @@ impl Game {
             self.players[1].draw();
         }
         crate::rules::start_turn(self);
+    }
+
+    /// Brings the derived data (each player's [`LaneSets`]) up to date after
+    /// the board, the supports or the auras were edited by hand. The rules
+    /// engine keeps them up to date on its own; only hand-made positions
+    /// (tests, puzzles) need this.
+    pub fn refresh(&mut self) {
+        for p in &mut self.players {
+            p.lanes.dirty = 0b11111;
+            p.refresh_lanes();
+        }
     }
 
     /// The seat to move.

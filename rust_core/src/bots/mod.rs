@@ -206,6 +206,7 @@ pub(crate) mod testutil {
         g.players[me].hand_len = 0;
         g.players[me].hand = [crate::state::EMPTY; crate::state::HAND_MAX];
         g.players[me].essence = 0;
+        g.refresh();
         g
     }
 
@@ -222,6 +223,7 @@ pub(crate) mod testutil {
         c.flags = 0;
         c.attacks = 0;
         g.players[seat].board[lane] = c;
+        g.refresh();
     }
 }
 

@@ -40,6 +40,51 @@ pub struct PlayInfo {
     pub arg: PlayArg,
 }
 
+/// What the target argument of a creature's activated ability may be, for
+/// the legal mask's compact table (see [`ABILITY_INFO`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum AbilityArg {
+    /// Argument 0 (no target, the creature itself, or the own player).
+    Zero,
+    /// A targetable enemy creature's lane (arguments 1..=5).
+    EnemyLane,
+    /// An own creature's lane (arguments 6..=10).
+    OwnLane,
+    /// The enemy player (argument 11).
+    EnemyPlayer,
+    /// The card has no activated ability.
+    NoAbility,
+}
+
+/// Per card: its activated ability's essence cost and target argument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AbilityInfo {
+    /// Essence cost (0 when there is no ability).
+    pub cost: u8,
+    /// Meaning of the target argument.
+    pub arg: AbilityArg,
+}
+
+/// [`AbilityInfo`] for every card, derived from the card table at compile time.
+pub static ABILITY_INFO: [AbilityInfo; NUM_CARDS] = {
+    let mut out = [AbilityInfo { cost: 0, arg: AbilityArg::NoAbility }; NUM_CARDS];
+    let mut i = 0;
+    while i < NUM_CARDS {
+        if let Kind::Creature { ability: Some(a), .. } = data::CARD_TABLE[i].kind {
+            let arg = match a.target {
+                TargetRule::None | TargetRule::OwnPlayer => AbilityArg::Zero,
+                TargetRule::EnemyCreature => AbilityArg::EnemyLane,
+                TargetRule::OwnCreature => AbilityArg::OwnLane,
+                TargetRule::EnemyPlayer => AbilityArg::EnemyPlayer,
+            };
+            out[i] = AbilityInfo { cost: a.cost, arg };
+        }
+        i += 1;
+    }
+    out
+};
+
 /// Per card: bit `When as u8` is set when the card has a trigger of that kind.
 pub static TRIGGER_KINDS: [u8; NUM_CARDS] = {
     let mut out = [0u8; NUM_CARDS];
@@ -55,6 +100,26 @@ pub static TRIGGER_KINDS: [u8; NUM_CARDS] = {
     }
     out
 };
+
+/// True when every creature card has at least 1 health and no support aura
+/// lowers health: a creature then enters play alive and only damage, a
+/// health debuff, a destroy or an aura leaving can leave it due to die. The
+/// rules engine's death check relies on this (it looks for deaths only after
+/// those events), so the card table is checked at compile time.
+pub const CREATURES_ENTER_ALIVE: bool = {
+    let mut ok = true;
+    let mut i = 0;
+    while i < NUM_CARDS {
+        match data::CARD_TABLE[i].kind {
+            Kind::Creature { health, .. } => ok &= health >= 1,
+            Kind::Support { aura, .. } => ok &= aura.health >= 0,
+            Kind::Spell { .. } => {}
+        }
+        i += 1;
+    }
+    ok
+};
+const _: () = assert!(CREATURES_ENTER_ALIVE, "a creature card with health below 1 or an aura lowering health");
 
 /// [`PlayInfo`] for every card, derived from the card table at compile time.
 pub static PLAY_INFO: [PlayInfo; NUM_CARDS] = {
