@@ -96,30 +96,55 @@ impl ActionMask {
     /// Number of legal actions.
     #[inline(always)]
     pub const fn count(&self) -> u32 {
-        self.lo.count_ones() + self.hi.count_ones()
+        let c = self.word_counts();
+        c[0] + c[1] + c[2] + c[3]
+    }
+
+    /// The four 64-bit words, low first.
+    #[inline(always)]
+    const fn words(&self) -> [u64; 4] {
+        [self.lo as u64, (self.lo >> 64) as u64, self.hi as u64, (self.hi >> 64) as u64]
+    }
+
+    /// Set bits per 64-bit word. The top two words of a legal mask hold only
+    /// lane 4's abilities (128..=134, mostly none) and end turn (255), so
+    /// they are counted by a test instead of a popcount when that is all
+    /// they hold (this target has no popcount instruction).
+    #[inline(always)]
+    const fn word_counts(&self) -> [u32; 4] {
+        let w = self.words();
+        let (c2, c3) = if w[2] == 0 && w[3] & !(1 << 63) == 0 {
+            (0, (w[3] >> 63) as u32)
+        } else {
+            (w[2].count_ones(), w[3].count_ones())
+        };
+        [w[0].count_ones(), w[1].count_ones(), c2, c3]
     }
 
     /// The `k`-th legal action in index order (`k` < `count()`).
     #[inline]
     pub fn nth(&self, k: u32) -> u8 {
-        // Find the 64-bit word holding the k-th set bit by popcounts, then
-        // clear the lower set bits of that word only.
-        let words = [self.lo as u64, (self.lo >> 64) as u64, self.hi as u64, (self.hi >> 64) as u64];
-        let mut k = k;
-        let mut base = 0u8;
-        for w in words {
-            let n = w.count_ones();
-            if k < n {
-                let mut bits = w;
-                for _ in 0..k {
-                    bits &= bits - 1;
-                }
-                return base + bits.trailing_zeros() as u8;
-            }
-            k -= n;
-            base = base.wrapping_add(64);
-        }
-        panic!("nth({k}) past the {} legal actions", self.count())
+        self.nth_counted(k, self.word_counts())
+    }
+
+    /// [`nth`](Self::nth) given the word counts. Branch-free: which word and
+    /// which bit depend on `k`, and a random `k` would mispredict branches.
+    #[inline(always)]
+    fn nth_counted(&self, k: u32, c: [u32; 4]) -> u8 {
+        let total = c[0] + c[1] + c[2] + c[3];
+        assert!(k < total, "nth({k}) past the {total} legal actions");
+        let ends = [c[0], c[0] + c[1], c[0] + c[1] + c[2]];
+        let word = (k >= ends[0]) as usize + (k >= ends[1]) as usize + (k >= ends[2]) as usize;
+        let before = [0, ends[0], ends[1], ends[2]][word];
+        64 * word as u8 + select_bit(self.words()[word], k - before)
+    }
+
+    /// A uniformly random legal action: `nth(rng.below(count()))`, counting once.
+    #[inline]
+    pub fn random(&self, rng: &mut crate::rng::Rng) -> u8 {
+        let c = self.word_counts();
+        let k = rng.below(c[0] + c[1] + c[2] + c[3]);
+        self.nth_counted(k, c)
     }
 
     /// The legal actions in index order.
@@ -156,6 +181,42 @@ impl ActionMask {
             hi &= hi - 1;
         }
     }
+}
+
+/// Byte -> position of its `r`-th set bit (`SELECT_IN_BYTE[byte][r]`).
+static SELECT_IN_BYTE: [[u8; 8]; 256] = {
+    let mut t = [[0u8; 8]; 256];
+    let mut b = 0;
+    while b < 256 {
+        let (mut r, mut i) = (0, 0);
+        while i < 8 {
+            if b >> i & 1 != 0 {
+                t[b][r] = i as u8;
+                r += 1;
+            }
+            i += 1;
+        }
+        b += 1;
+    }
+    t
+};
+
+/// Position of the `k`-th set bit of `w` (`k` < its popcount), without a
+/// branch or a loop: byte popcounts, their running sums, the first byte whose
+/// sum passes `k` (a bytewise compare), then a table lookup in that byte.
+#[inline(always)]
+fn select_bit(w: u64, k: u32) -> u8 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let b = w - ((w >> 1) & 0x5555_5555_5555_5555);
+    let b = (b & 0x3333_3333_3333_3333) + ((b >> 2) & 0x3333_3333_3333_3333);
+    let b = (b + (b >> 4)) & 0x0F0F_0F0F_0F0F_0F0F;
+    // Byte i: set bits in bytes 0..=i (at most 64, so the compare below cannot borrow).
+    let sums = b.wrapping_mul(ONES);
+    let passed = ((sums | 0x8080_8080_8080_8080) - (k as u64 + 1) * ONES) & 0x8080_8080_8080_8080;
+    let byte = passed.trailing_zeros() >> 3;
+    let before = ((sums << 8) >> (8 * byte)) as u32 & 0xFF;
+    let bits = (w >> (8 * byte)) as usize & 0xFF;
+    (8 * byte) as u8 + SELECT_IN_BYTE[bits][(k - before) as usize & 7]
 }
 
 /// True when the creature in `slot` may attack now.
@@ -302,6 +363,33 @@ mod tests {
         assert_eq!(Action::decode(50 + 5 * 2 + 3), Some(Action::Attack { attacker: 2, defender: 3 }));
         assert_eq!(Action::decode(75 + 12 * 4 + 11), Some(Action::Ability { slot: 4, target: 11 }));
         assert_eq!(Action::decode(255), Some(Action::EndTurn));
+    }
+
+    #[test]
+    fn nth_and_random_agree_with_iteration_on_any_bits() {
+        let mut rng = crate::rng::Rng::new(11);
+        for case in 0..20_000u32 {
+            // Dense, sparse and typical masks, with bits anywhere (also 135..=254).
+            let density = case % 4;
+            let mut word = || {
+                let mut w = rng.next_u64();
+                for _ in 0..density {
+                    w &= rng.next_u64();
+                }
+                w
+            };
+            let (w0, w1, w2, w3) = (word(), word(), word(), word());
+            let m = ActionMask { lo: w0 as u128 | (w1 as u128) << 64, hi: w2 as u128 | (w3 as u128) << 64 };
+            let all: Vec<u8> = m.iter().collect();
+            assert_eq!(m.count() as usize, all.len());
+            for (k, &a) in all.iter().enumerate() {
+                assert_eq!(m.nth(k as u32), a, "case {case}, k {k}");
+            }
+            if !all.is_empty() {
+                let (mut r1, mut r2) = (crate::rng::Rng::new(case as u64), crate::rng::Rng::new(case as u64));
+                assert_eq!(m.random(&mut r1), m.nth(r2.below(m.count())));
+            }
+        }
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub trait Bot {
 pub fn random_action(game: &Game, rng: &mut Rng) -> u8 {
     let mask = game.legal_mask();
     debug_assert!(mask.count() > 0, "random_action on a finished game");
-    mask.nth(rng.below(mask.count()))
+    mask.random(rng)
 }
 
 /// Uniform over legal actions.
