@@ -2,7 +2,7 @@
 //! games and MCTS decisions, over positions sampled from random games (not
 //! just openings). Each figure is the median of several repetitions.
 //!
-//! `cargo run --release --bin bench [-- --quick]`
+//! `cargo run --release --bin bench [-- --quick] [-- --only ROW]`
 //!
 //! Instruction counts, which do not depend on what else the machine is
 //! doing: `bench --callgrind WORKLOAD` runs one fixed workload (random_game,
@@ -133,6 +133,9 @@ struct Row {
     target: Option<f64>,
 }
 
+/// The rows `--only` can select.
+const ROWS: [&str; 9] =
+    ["clone", "observe", "mask", "mask_bytes", "apply", "apply_checked", "random_game", "greedy_game", "mcts"];
 /// The fixed workloads of `--callgrind`.
 const WORKLOADS: [&str; 4] = ["random_game", "mask", "observe", "apply"];
 /// Random games played by the `random_game` workload.
@@ -141,7 +144,12 @@ const CALLGRIND_GAMES: usize = 200;
 /// Runs one workload once and returns (operations, what one operation is).
 /// Not inlined, so callgrind can count this function alone (see the module doc).
 #[inline(never)]
-fn callgrind_workload(name: &str, decks: &[Deck], hot: &[(Game, u8)], trajectories: &[Trajectory]) -> (usize, &'static str) {
+fn callgrind_workload(
+    name: &str,
+    decks: &[Deck],
+    hot: &[(Game, u8)],
+    trajectories: &[Trajectory],
+) -> (usize, &'static str) {
     match name {
         "random_game" => {
             // As the "random vs random game" row: deals, masks, draws, applies.
@@ -190,11 +198,15 @@ fn callgrind_workload(name: &str, decks: &[Deck], hot: &[(Game, u8)], trajectori
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: bench [--quick] | bench --callgrind WORKLOAD (random_game, mask, observe, apply)";
-    let (quick, workload) = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
-        [] => (false, None),
-        ["--quick"] => (true, None),
-        ["--callgrind", w] if WORKLOADS.contains(w) => (true, Some(w.to_string())),
+    let usage =
+        "usage: bench [--quick] [--only ROW] | bench --callgrind WORKLOAD (random_game, mask, observe, apply); \
+                 ROW: clone, observe, mask, mask_bytes, apply, apply_checked, random_game, greedy_game, mcts";
+    let (quick, only, workload) = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        [] => (false, None, None),
+        ["--quick"] => (true, None, None),
+        ["--only", r] if ROWS.contains(r) => (false, Some(r.to_string()), None),
+        ["--quick", "--only", r] | ["--only", r, "--quick"] if ROWS.contains(r) => (true, Some(r.to_string()), None),
+        ["--callgrind", w] if WORKLOADS.contains(w) => (true, None, Some(w.to_string())),
         ["-h"] | ["--help"] => {
             println!("bench: single-threaded engine benchmark (medians over repetitions); {usage}");
             return;
@@ -205,6 +217,7 @@ fn main() {
         }
     };
     let plan = if quick { QUICK } else { FULL };
+    let want = |row: &str| only.as_deref().map_or(true, |o| o == row);
     let decks = decks();
     if decks.is_empty() {
         eprintln!("bench: error: no preset deck");
@@ -225,7 +238,9 @@ fn main() {
     if let Some(w) = workload {
         // The quick plan's 100 recorded games feed the mask, observe and apply workloads.
         let (ops, what) = callgrind_workload(&w, &decks, &hot, &trajectories);
-        println!("callgrind workload {w}: {ops} operations ({what}); Ir of callgrind_workload / {ops} = Ir per operation");
+        println!(
+            "callgrind workload {w}: {ops} operations ({what}); Ir of callgrind_workload / {ops} = Ir per operation"
+        );
         return;
     }
     let total_actions: usize = trajectories.iter().map(|t| t.actions.len()).sum();
@@ -240,145 +255,164 @@ fn main() {
     );
     let mut rows = Vec::new();
 
-    let clone = median_ns_per_op(plan.reps, || {
-        timed(|| {
-            for (g, _) in hot.iter().cycle().take(hot_ops) {
-                let copy: Game = *black_box(g);
-                black_box(&copy);
-            }
-            hot_ops
-        })
-    });
-    rows.push(Row { name: "clone", value: clone, unit: "ns", target: Some(100.0) });
-
-    let mut obs = [0f32; OBS_SIZE];
-    let observe = median_ns_per_op(plan.reps, || {
-        timed(|| {
-            for (g, _) in hot.iter().cycle().take(hot_ops) {
-                black_box(g).observe(&mut obs);
-                black_box(&mut obs);
-            }
-            hot_ops
-        })
-    });
-    rows.push(Row { name: "observation encode (326 f32)", value: observe, unit: "ns", target: Some(140.0) });
-
-    let mask = median_ns_per_op(plan.reps, || {
-        timed(|| {
-            for (g, _) in hot.iter().cycle().take(hot_ops) {
-                black_box(black_box(g).legal_mask());
-            }
-            hot_ops
-        })
-    });
-    rows.push(Row { name: "legal mask (bit set)", value: mask, unit: "ns", target: Some(25.0) });
-
-    let mut bytes = [0u8; NUM_ACTIONS];
-    let mask_bytes = median_ns_per_op(plan.reps, || {
-        timed(|| {
-            for (g, _) in hot.iter().cycle().take(hot_ops) {
-                black_box(g).legal_mask().write_bytes(&mut bytes);
-                black_box(&mut bytes);
-            }
-            hot_ops
-        })
-    });
-    rows.push(Row { name: "legal mask as 256 bytes", value: mask_bytes, unit: "ns", target: None });
-
-    // Apply: replay each recorded game from its start, so every action is
-    // applied to the position it was chosen in, with no clone per action.
-    let apply = median_ns_per_op(plan.reps, || {
-        timed(|| {
-            for t in &trajectories {
-                let mut g = *black_box(&t.start);
-                for &a in &t.actions {
-                    g.apply_unchecked(black_box(a));
+    if want("clone") {
+        let clone = median_ns_per_op(plan.reps, || {
+            timed(|| {
+                for (g, _) in hot.iter().cycle().take(hot_ops) {
+                    let copy: Game = *black_box(g);
+                    black_box(&copy);
                 }
-                black_box(&g);
-            }
-            total_actions
-        })
-    });
-    rows.push(Row { name: "apply_unchecked (random legal action)", value: apply, unit: "ns", target: None });
-    let apply_checked = median_ns_per_op(plan.reps, || {
-        timed(|| {
-            for t in &trajectories {
-                let mut g = *black_box(&t.start);
-                for &a in &t.actions {
-                    let _ = black_box(g.apply(black_box(a) as u16));
+                hot_ops
+            })
+        });
+        rows.push(Row { name: "clone", value: clone, unit: "ns", target: Some(100.0) });
+    }
+
+    if want("observe") {
+        let mut obs = [0f32; OBS_SIZE];
+        let observe = median_ns_per_op(plan.reps, || {
+            timed(|| {
+                for (g, _) in hot.iter().cycle().take(hot_ops) {
+                    black_box(g).observe(&mut obs);
+                    black_box(&mut obs);
                 }
-                black_box(&g);
-            }
-            total_actions
-        })
-    });
-    rows.push(Row { name: "apply, checked (mask + apply)", value: apply_checked, unit: "ns", target: None });
+                hot_ops
+            })
+        });
+        rows.push(Row { name: "observation encode (326 f32)", value: observe, unit: "ns", target: Some(140.0) });
+    }
+
+    if want("mask") {
+        let mask = median_ns_per_op(plan.reps, || {
+            timed(|| {
+                for (g, _) in hot.iter().cycle().take(hot_ops) {
+                    black_box(black_box(g).legal_mask());
+                }
+                hot_ops
+            })
+        });
+        rows.push(Row { name: "legal mask (bit set)", value: mask, unit: "ns", target: Some(25.0) });
+    }
+
+    if want("mask_bytes") {
+        let mut bytes = [0u8; NUM_ACTIONS];
+        let mask_bytes = median_ns_per_op(plan.reps, || {
+            timed(|| {
+                for (g, _) in hot.iter().cycle().take(hot_ops) {
+                    black_box(g).legal_mask().write_bytes(&mut bytes);
+                    black_box(&mut bytes);
+                }
+                hot_ops
+            })
+        });
+        rows.push(Row { name: "legal mask as 256 bytes", value: mask_bytes, unit: "ns", target: None });
+    }
+
+    if want("apply") {
+        // Apply: replay each recorded game from its start, so every action is
+        // applied to the position it was chosen in, with no clone per action.
+        let apply = median_ns_per_op(plan.reps, || {
+            timed(|| {
+                for t in &trajectories {
+                    let mut g = *black_box(&t.start);
+                    for &a in &t.actions {
+                        g.apply_unchecked(black_box(a));
+                    }
+                    black_box(&g);
+                }
+                total_actions
+            })
+        });
+        rows.push(Row { name: "apply_unchecked (random legal action)", value: apply, unit: "ns", target: None });
+    }
+    if want("apply_checked") {
+        let apply_checked = median_ns_per_op(plan.reps, || {
+            timed(|| {
+                for t in &trajectories {
+                    let mut g = *black_box(&t.start);
+                    for &a in &t.actions {
+                        let _ = black_box(g.apply(black_box(a) as u16));
+                    }
+                    black_box(&g);
+                }
+                total_actions
+            })
+        });
+        rows.push(Row { name: "apply, checked (mask + apply)", value: apply_checked, unit: "ns", target: None });
+    }
 
     let mut game_index = 0usize;
-    let random_game = median_ns_per_op(plan.reps, || {
-        timed(|| {
-            let mut rng = Rng::new(game_index as u64);
-            for _ in 0..plan.random_games {
-                let (d0, d1, mode) = setup(&decks, game_index);
-                let mut g = Game::new(game_index as u64, d0, d1, mode);
-                while !g.is_over() {
-                    let a = random_action(&g, &mut rng);
-                    g.apply_unchecked(a);
+    if want("random_game") {
+        let random_game = median_ns_per_op(plan.reps, || {
+            timed(|| {
+                let mut rng = Rng::new(game_index as u64);
+                for _ in 0..plan.random_games {
+                    let (d0, d1, mode) = setup(&decks, game_index);
+                    let mut g = Game::new(game_index as u64, d0, d1, mode);
+                    while !g.is_over() {
+                        let a = random_action(&g, &mut rng);
+                        g.apply_unchecked(a);
+                    }
+                    black_box(&g);
+                    game_index += 1;
                 }
-                black_box(&g);
-                game_index += 1;
-            }
-            plan.random_games
-        })
-    }) / 1e3;
-    rows.push(Row { name: "random vs random game", value: random_game, unit: "us", target: Some(15.0) });
-
-    let greedy_game = median_ns_per_op(plan.reps.min(5), || {
-        timed(|| {
-            let mut rng = Rng::new(game_index as u64);
-            for _ in 0..plan.greedy_games {
-                let (d0, d1, mode) = setup(&decks, game_index);
-                let mut g = Game::new(game_index as u64, d0, d1, mode);
-                while !g.is_over() {
-                    let a = greedy_action(&g, &mut rng);
-                    g.apply_unchecked(a);
-                }
-                black_box(&g);
-                game_index += 1;
-            }
-            plan.greedy_games
-        })
-    }) / 1e3;
-    rows.push(Row { name: "greedy vs greedy game", value: greedy_game, unit: "us", target: None });
-
-    // MCTS: positions with a real choice, spread over whole games.
-    let searchable: Vec<&Game> = all_positions.iter().map(|(g, _)| g).filter(|g| g.legal_mask().count() > 1).collect();
-    for (k, (sims, rollout, target)) in
-        [(100, Rollout::Random, Some(6.0)), (1000, Rollout::Random, None), (100, Rollout::Greedy, None)]
-            .into_iter()
-            .enumerate()
-    {
-        let count = plan.mcts_positions[if sims >= 1000 { 1 } else { 0 }];
-        let step = (searchable.len() / count).max(1);
-        let mut bot = MctsBot::new(sims, 7).with_rollout(rollout);
-        bot.search(searchable[0]); // warm-up
-        let mut times: Vec<f64> = searchable
-            .iter()
-            .step_by(step)
-            .take(count)
-            .map(|g| {
-                let start = Instant::now();
-                black_box(bot.search(black_box(g)));
-                start.elapsed().as_secs_f64() * 1e3
+                plan.random_games
             })
-            .collect();
-        times.sort_by(|a, b| a.partial_cmp(b).unwrap());
-        let name: &'static str = match k {
-            0 => "mcts-100 decision (random rollouts)",
-            1 => "mcts-1000 decision (random rollouts)",
-            _ => "mcts-100 decision (greedy rollouts)",
-        };
-        rows.push(Row { name, value: times[times.len() / 2], unit: "ms", target });
+        }) / 1e3;
+        rows.push(Row { name: "random vs random game", value: random_game, unit: "us", target: Some(15.0) });
+    }
+
+    if want("greedy_game") {
+        let greedy_game = median_ns_per_op(plan.reps.min(5), || {
+            timed(|| {
+                let mut rng = Rng::new(game_index as u64);
+                for _ in 0..plan.greedy_games {
+                    let (d0, d1, mode) = setup(&decks, game_index);
+                    let mut g = Game::new(game_index as u64, d0, d1, mode);
+                    while !g.is_over() {
+                        let a = greedy_action(&g, &mut rng);
+                        g.apply_unchecked(a);
+                    }
+                    black_box(&g);
+                    game_index += 1;
+                }
+                plan.greedy_games
+            })
+        }) / 1e3;
+        rows.push(Row { name: "greedy vs greedy game", value: greedy_game, unit: "us", target: None });
+    }
+
+    if want("mcts") {
+        // MCTS: positions with a real choice, spread over whole games.
+        let searchable: Vec<&Game> =
+            all_positions.iter().map(|(g, _)| g).filter(|g| g.legal_mask().count() > 1).collect();
+        for (k, (sims, rollout, target)) in
+            [(100, Rollout::Random, Some(6.0)), (1000, Rollout::Random, None), (100, Rollout::Greedy, None)]
+                .into_iter()
+                .enumerate()
+        {
+            let count = plan.mcts_positions[if sims >= 1000 { 1 } else { 0 }];
+            let step = (searchable.len() / count).max(1);
+            let mut bot = MctsBot::new(sims, 7).with_rollout(rollout);
+            bot.search(searchable[0]); // warm-up
+            let mut times: Vec<f64> = searchable
+                .iter()
+                .step_by(step)
+                .take(count)
+                .map(|g| {
+                    let start = Instant::now();
+                    black_box(bot.search(black_box(g)));
+                    start.elapsed().as_secs_f64() * 1e3
+                })
+                .collect();
+            times.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            let name: &'static str = match k {
+                0 => "mcts-100 decision (random rollouts)",
+                1 => "mcts-1000 decision (random rollouts)",
+                _ => "mcts-100 decision (greedy rollouts)",
+            };
+            rows.push(Row { name, value: times[times.len() / 2], unit: "ms", target });
+        }
     }
 
     println!("\n{:<40} {:>12}  {:>8}", "operation (median)", "time", "target");
