@@ -10,6 +10,7 @@ pub mod presets;
 use crate::keywords::Keywords;
 
 pub use data::CARDS;
+pub(crate) use data::CARD_TABLE;
 
 /// Number of cards (tokens included).
 pub const NUM_CARDS: usize = data::CARD_TABLE.len();
