@@ -120,9 +120,13 @@ class Args:
     target_kl: Optional[float] = None
     """stop the epochs early when the approximate KL exceeds this"""
     shaping_coef: float = 0.5
-    """potential-based shaping: adds coef * (gamma * phi(s') - phi(s)) to each learner step, with
-    phi = (my life - opponent's life) / 30 at the learner's decision points and 0 after the game
-    (it does not change the optimal policy, only speeds up credit assignment)"""
+    """potential-based shaping: adds coef * (gamma * phi(s') - phi(s)) to each learner step, phi at
+    the learner's decision points and 0 after the game (it does not change the optimal policy, only
+    speeds up credit assignment)"""
+    potential: str = "life"
+    """phi of the shaping: "life" = (my life - opponent's life) / 30; "material" = life, board
+    (creatures, attack, health, keywords) and cards in hand, own minus opponent's, weighted like the
+    greedy bot's evaluation and divided by 30"""
     hidden: int = 256
     """hidden units per layer"""
     layers: int = 2
@@ -162,6 +166,38 @@ def learner_rewards(rewards: np.ndarray, learner_acted: np.ndarray, bot_env: np.
 def life_potential(obs: np.ndarray) -> np.ndarray:
     """phi = (my life - opponent's life) / 30, for the player to move (offsets 3 and 10 of the observation)."""
     return (obs[..., 3] - obs[..., 10]).astype(np.float32)
+
+
+# Per-lane weights of material_potential over a lane's 19 features (docs/OBSERVATION.md): attack and
+# health are stored / 10, then the 16 keywords; the creature's presence is added separately. The
+# numbers are the greedy bot's (rust_core/src/bots/greedy.rs, WEIGHTS), in life points.
+_LANE_WEIGHTS = np.array([1.3 * 10, 1.0 * 10, 0.0,
+                          1.0, 1.0, 1.5, 0.5, 0.0, 2.0, 1.0, 0.5, 1.5, 1.0, 1.0, 1.0, 0.0, 1.0, 2.0, 1.0],
+                         np.float32)
+
+
+def material_potential(obs: np.ndarray) -> np.ndarray:
+    """phi = a material count for the player to move, own minus opponent's, / 30.
+
+    0.8 per point of life, per creature 2 + 1.3 per attack + 1 per health + its keywords' values,
+    0.7 per card in hand: the greedy bot's main weights, read from the observation only. Bounded
+    (|phi| stays below about 3), and a function of the position alone, as potential-based
+    shaping needs.
+    """
+    obs = np.asarray(obs, np.float32)
+    lanes_me = obs[..., 116:211].reshape(obs.shape[:-1] + (5, 19))
+    lanes_foe = obs[..., 211:306].reshape(obs.shape[:-1] + (5, 19))
+
+    def board(lanes):
+        present = (lanes[..., 1] > 0).astype(np.float32)
+        return (present * (2.0 + lanes @ _LANE_WEIGHTS)).sum(-1)
+
+    life = 0.8 * 30.0 * (obs[..., 3] - obs[..., 10])
+    hand = 0.7 * 10.0 * (obs[..., 8] - obs[..., 14])
+    return ((life + board(lanes_me) - board(lanes_foe) + hand) / 30.0).astype(np.float32)
+
+
+POTENTIALS = {"life": life_potential, "material": material_potential}
 
 
 def compute_gae(rewards: np.ndarray, dones: np.ndarray, learner: np.ndarray, values: np.ndarray,
@@ -262,6 +298,9 @@ def train(args: Args) -> dict:
     from agents.evaluate import play_match
     from agents.networks import ActorCritic, masked_entropy
 
+    if args.potential not in POTENTIALS:
+        raise ValueError(f"unknown potential {args.potential!r}: choose one of {', '.join(POTENTIALS)}")
+    potential = POTENTIALS[args.potential]
     torch.distributions.Distribution.set_default_validate_args(False)
     torch.set_num_threads(args.torch_threads)
     random.seed(args.seed)
@@ -431,10 +470,10 @@ def train(args: Args) -> dict:
         current = np.asarray(info["current_player"])
         learner_next = bot_env | (current == learner_seat)
         next_value = np.where(learner_next, next_value, -next_value)
-        next_phi = life_potential(np.asarray(obs["observation"]))
+        next_phi = potential(np.asarray(obs["observation"]))
         next_phi = np.where(learner_next, next_phi, -next_phi)
         advantages, returns = compute_gae(rew_buf, done_buf, learner_buf, val_buf, next_value,
-                                          args.gamma, args.gae_lambda, life_potential(obs_buf.numpy()),
+                                          args.gamma, args.gae_lambda, potential(obs_buf.numpy()),
                                           next_phi, args.shaping_coef)
         rollout_time = time.time() - t_rollout
 

@@ -152,6 +152,40 @@ def test_bot_env_rewards_are_the_learners_own():
 # checkpoints and resume
 
 
+@pytest.mark.parametrize("name", sorted(ppo.POTENTIALS))
+def test_shaping_potentials_are_zero_sum_and_bounded(name):
+    """phi of a position is minus phi of the same position seen from the other seat (the
+    trainer negates phi when the opponent is to move), and stays small next to a win's +1."""
+    potential = ppo.POTENTIALS[name]
+    rng = np.random.default_rng(3)
+    decks = core.list_decks()
+    seen = []
+    for seed in range(30):
+        with core.Game(seed=seed, deck0=decks[seed % 6], deck1=decks[(seed // 6) % 6]) as g:
+            for k in range(int(rng.integers(0, 120))):
+                if g.is_done():
+                    break
+                g.step(g.greedy_action(seed=k) if k % 2 else g.random_action(seed=k))
+            mine, theirs = g.observe(seat=0), g.observe(seat=1)
+            assert potential(mine) == pytest.approx(-potential(theirs), abs=1e-5)
+            both = potential(np.stack([mine, theirs]))
+            assert both.shape == (2,) and both[0] == pytest.approx(-both[1], abs=1e-5)
+            seen.append(abs(float(potential(mine))))
+    assert max(seen) < 4.0 and max(seen) > 0.0
+
+
+def test_material_potential_counts_the_board():
+    """A creature more on my side raises phi by its value: 2 + 1.3 attack + 1 health (+ keywords) over 30."""
+    obs = np.zeros(326, np.float32)
+    base = float(ppo.material_potential(obs))
+    lane = obs.copy()
+    lane[116 + 19 * 2 + 0], lane[116 + 19 * 2 + 1], lane[116 + 19 * 2 + 3] = 0.3, 0.2, 1.0  # a 3/2 with Guard
+    assert float(ppo.material_potential(lane)) - base == pytest.approx((2 + 1.3 * 3 + 2 + 1.0) / 30, abs=1e-5)
+    theirs = obs.copy()
+    theirs[211 + 19 * 4 + 0], theirs[211 + 19 * 4 + 1] = 0.3, 0.2
+    assert float(ppo.material_potential(theirs)) - base == pytest.approx(-(2 + 1.3 * 3 + 2) / 30, abs=1e-5)
+
+
 def test_checkpoint_round_trip_gives_identical_probabilities(tmp_path):
     obs, masks = _positions(16, 20)
     torch.manual_seed(1)
