@@ -261,6 +261,9 @@ static IN_RANGE: [u32; 32] = {
     t
 };
 
+/// The row of argument sets of an unaffordable card or ability.
+static NONE_8: [u64; 8] = [0; 8];
+
 /// A 5-bit lane set copied into each attacker's five bits (Ranged reaches every lane).
 const EVERY_ATTACKER: u32 = 0b00001_00001_00001_00001_00001;
 
@@ -303,14 +306,13 @@ pub fn legal_mask(g: &Game) -> ActionMask {
         let own_empty = !own_occupied & 0b11111;
         let support_empty = (!me.supports[0].present() as u64) | (!me.supports[1].present() as u64) << 1;
         // Row `affordable`, column `PlayArg as usize`.
-        let by_kind: [[u64; 8]; 2] = [
-            [0; 8],
-            [own_empty as u64, support_empty, foe_targetable as u64, own_occupied as u64, 1, 0, 0, 0],
-        ];
+        let args = [own_empty as u64, support_empty, foe_targetable as u64, own_occupied as u64, 1, 0, 0, 0];
+        let by_kind: [&[u64; 8]; 2] = [&NONE_8, &args];
         let mut plays = 0u64;
         let n = (me.hand_len as usize).min(HAND_MAX);
         for (h, &card) in me.hand[..n].iter().enumerate() {
-            let info = cards::PLAY_INFO[card as usize];
+            debug_assert!((card as usize) < cards::NUM_CARDS, "hand card {card}");
+            let info = cards::PLAY_INFO[card as usize & (cards::ID_ROWS - 1)];
             plays |= by_kind[(info.cost <= me.essence) as usize][info.arg as usize & 7] << (5 * h);
         }
         lo |= plays as u128;
@@ -320,24 +322,22 @@ pub fn legal_mask(g: &Game) -> ActionMask {
     // 75..=134, 12 per lane, gathered from bit 0 of a u64 and shifted once.
     if ability_slots != 0 {
         // Row `affordable`, column `AbilityArg as usize` (NoAbility: empty).
-        let by_arg: [[u64; 8]; 2] = [
-            [0; 8],
-            [
-                1 << ABILITY_NONE,
-                (foe_targetable as u64) << ABILITY_ENEMY_SLOT,
-                (own_occupied as u64) << ABILITY_OWN_SLOT,
-                1 << ABILITY_ENEMY_PLAYER,
-                0,
-                0,
-                0,
-                0,
-            ],
+        let targets = [
+            1 << ABILITY_NONE,
+            (foe_targetable as u64) << ABILITY_ENEMY_SLOT,
+            (own_occupied as u64) << ABILITY_OWN_SLOT,
+            1 << ABILITY_ENEMY_PLAYER,
+            0,
+            0,
+            0,
+            0,
         ];
+        let by_arg: [&[u64; 8]; 2] = [&NONE_8, &targets];
         let mut abilities = 0u64;
         while ability_slots != 0 {
             let s = ability_slots.trailing_zeros() as usize;
             ability_slots &= ability_slots - 1;
-            let info = cards::ABILITY_INFO[me.board[s].card as usize];
+            let info = cards::ABILITY_INFO[me.board[s].card as usize & (cards::ID_ROWS - 1)];
             abilities |= by_arg[(info.cost <= me.essence) as usize][info.arg as usize & 7] << (12 * s);
         }
         lo |= (abilities as u128) << ABILITY_BASE;

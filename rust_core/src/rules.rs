@@ -95,21 +95,33 @@ struct Queue {
     items: [(Option<&'static Effect>, Ctx); QUEUE_CAP],
     head: usize,
     len: usize,
-    /// Set whenever a creature may have died (lethal damage, destroy, a
-    /// health debuff, an aura leaving), so the death check skips its scan
-    /// otherwise. Damage sets it only when the creature hit is due to die:
-    /// no other creature can be (see `damage_creature`).
-    maybe_dead: bool,
+    /// The lanes (bit `5 * seat + slot`) whose creature may have died since
+    /// the last death check: lethal damage, a destroy, a health debuff, an
+    /// aura leaving (all lanes of its side). The death check looks at these
+    /// only; every other creature is alive. Damage flags its lane only when
+    /// the creature hit is due to die (see `damage_creature`).
+    maybe_dead: u16,
     /// Set when a player's life or victory points went down or up since the
     /// last winner check (and at the start of each action), so the check is
     /// skipped while nothing it reads has changed.
     maybe_over: bool,
 }
 
+/// Every lane of both sides, as `Queue::maybe_dead` bits.
+const ALL_LANES: u16 = (1 << (2 * LANES)) - 1;
+
+/// The `Queue::maybe_dead` bit of a lane.
+#[inline(always)]
+const fn lane_bit(seat: usize, slot: usize) -> u16 {
+    1 << (LANES * seat + slot)
+}
+
 static VOLATILE_BLAST: Effect = Effect::Damage(Target::AllEnemies(Filter::Any), 2);
 
 thread_local! {
-    static QUEUE: std::cell::RefCell<Queue> = std::cell::RefCell::new(Queue::new());
+    // A const initializer: no lazy-initialisation check on each access (and
+    // no destructor to register: the queue holds no heap data).
+    static QUEUE: std::cell::RefCell<Queue> = const { std::cell::RefCell::new(Queue::new()) };
 }
 
 /// Runs `f` with this thread's (empty) effect queue. Actions never nest, so
@@ -121,15 +133,15 @@ fn with_queue<R>(f: impl FnOnce(&mut Queue) -> R) -> R {
         let mut q = cell.borrow_mut();
         q.head = 0;
         q.len = 0;
-        q.maybe_dead = false;
+        q.maybe_dead = 0;
         q.maybe_over = true;
         f(&mut q)
     })
 }
 
 impl Queue {
-    fn new() -> Queue {
-        Queue { items: [(None, Ctx::of(0)); QUEUE_CAP], head: 0, len: 0, maybe_dead: true, maybe_over: true }
+    const fn new() -> Queue {
+        Queue { items: [(None, Ctx::of(0)); QUEUE_CAP], head: 0, len: 0, maybe_dead: ALL_LANES, maybe_over: true }
     }
 
     fn push_all(&mut self, effects: &'static [Effect], ctx: Ctx) {
@@ -416,7 +428,7 @@ fn strike(
         // F_DOOMED is no lane-set input (a doomed creature is removed before
         // the next mask), so the lane is not marked.
         g.players[to.0].board[to.1].flags |= F_DOOMED;
-        q.maybe_dead = true;
+        q.maybe_dead |= lane_bit(to.0, to.1);
     }
     if attacking && from_kw.has(Keyword::Piercing) && dealt > before.max(0) {
         let over = dealt - before.max(0);
@@ -437,7 +449,7 @@ fn end_turn(g: &mut Game, q: &mut Queue) {
         if g.players[me].slot_has(s, Keyword::Ephemeral) {
             // No lane-set input (see `strike`).
             g.players[me].board[s].flags |= F_DOOMED;
-            q.maybe_dead = true;
+            q.maybe_dead |= lane_bit(me, s);
         }
     }
     handle_deaths(g, q);
@@ -456,7 +468,7 @@ fn end_turn(g: &mut Game, q: &mut Queue) {
     }
     if changed {
         g.players[me].recompute_auras();
-        q.maybe_dead = true;
+        q.maybe_dead |= 0b11111 << (LANES * me);
         handle_deaths(g, q);
         resolve(g, q);
         if g.is_over() {
@@ -566,7 +578,7 @@ fn resolve_queue(g: &mut Game, q: &mut Queue) {
 /// a life or victory point total has changed.
 #[inline(always)]
 fn handle_deaths(g: &mut Game, q: &mut Queue) {
-    if q.maybe_dead {
+    if q.maybe_dead != 0 {
         remove_dead(g, q);
     }
     if q.maybe_over {
@@ -579,12 +591,20 @@ fn handle_deaths(g: &mut Game, q: &mut Queue) {
 /// queues their death triggers and their allies' ally-dies triggers, then
 /// their Volatile blasts.
 fn remove_dead(g: &mut Game, q: &mut Queue) {
-    q.maybe_dead = false;
+    let candidates = q.maybe_dead;
+    q.maybe_dead = 0;
+    debug_assert!(
+        (0..2 * LANES).all(|i| candidates >> i & 1 != 0 || is_dying(g, i / LANES, i % LANES) != Some(true)),
+        "a creature is due to die in an unflagged lane"
+    );
     let first = g.active as usize;
     let mut volatile: [(u8, u8, u16); 2 * LANES] = [(0, 0, 0); 2 * LANES];
     let mut n_volatile = 0;
     for seat in [first, 1 - first] {
-        for s in 0..LANES {
+        let mut lanes = candidates >> (LANES * seat) & 0b11111;
+        while lanes != 0 {
+            let s = lanes.trailing_zeros() as usize;
+            lanes &= lanes - 1;
             if is_dying(g, seat, s) != Some(true) {
                 continue;
             }
@@ -682,7 +702,9 @@ fn damage_creature(g: &mut Game, q: &mut Queue, seat: usize, slot: usize, amount
     // Only this creature's health changed, and no other creature is due to
     // die here (deaths are handled after every effect; nothing else leaves a
     // creature at 0 health unflagged: see `cards::CREATURES_ENTER_ALIVE`).
-    q.maybe_dead |= c.health + p.aura_health <= 0 || c.has_flag(F_DOOMED);
+    if c.health + p.aura_health <= 0 || c.has_flag(F_DOOMED) {
+        q.maybe_dead |= lane_bit(seat, slot);
+    }
     if !c.has_flag(F_SILENCED) {
         let ctx = Ctx { slot: slot as u8, source: c.uid, needs_source: true, ..Ctx::of(seat as u8) };
         queue_triggers(q, c.card, When::OnDamaged, ctx);
@@ -807,7 +829,9 @@ fn apply_effect(g: &mut Game, q: &mut Queue, effect: &'static Effect, ctx: &Ctx)
                 c.attack = (c.attack + a as i16).max(0);
                 c.max_health += h as i16;
                 c.health += h as i16;
-                q.maybe_dead |= h < 0;
+                if h < 0 {
+                    q.maybe_dead |= lane_bit(seat as usize, slot as usize);
+                }
             }
         }
         Effect::Draw(n) => {
@@ -820,7 +844,7 @@ fn apply_effect(g: &mut Game, q: &mut Queue, effect: &'static Effect, ctx: &Ctx)
             for &(seat, slot) in &list[..len] {
                 // No lane-set input (see `strike`).
                 g.players[seat as usize].board[slot as usize].flags |= F_DOOMED;
-                q.maybe_dead = true;
+                q.maybe_dead |= lane_bit(seat as usize, slot as usize);
             }
         }
         Effect::Summon(card, count) => {

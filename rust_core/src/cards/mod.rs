@@ -67,9 +67,16 @@ pub struct AbilityInfo {
     pub arg: AbilityArg,
 }
 
-/// [`AbilityInfo`] for every card, derived from the card table at compile time.
-pub static ABILITY_INFO: [AbilityInfo; NUM_CARDS] = {
-    let mut out = [AbilityInfo { cost: 0, arg: AbilityArg::NoAbility }; NUM_CARDS];
+/// Rows of the per-card tables the legal mask reads ([`PLAY_INFO`],
+/// [`ABILITY_INFO`]): a power of two above every id, so `id & 0xFF` indexes
+/// them without a bounds check; the rows past the last card are inert.
+pub const ID_ROWS: usize = 256;
+const _: () = assert!(NUM_CARDS < ID_ROWS);
+
+/// [`AbilityInfo`] for every card (index `id & 0xFF`, see [`ID_ROWS`]),
+/// derived from the card table at compile time.
+pub static ABILITY_INFO: [AbilityInfo; ID_ROWS] = {
+    let mut out = [AbilityInfo { cost: 0, arg: AbilityArg::NoAbility }; ID_ROWS];
     let mut i = 0;
     while i < NUM_CARDS {
         if let Kind::Creature { ability: Some(a), .. } = data::CARD_TABLE[i].kind {
@@ -122,9 +129,11 @@ pub const CREATURES_ENTER_ALIVE: bool = {
 };
 const _: () = assert!(CREATURES_ENTER_ALIVE, "a creature card with health below 1 or an aura lowering health");
 
-/// [`PlayInfo`] for every card, derived from the card table at compile time.
-pub static PLAY_INFO: [PlayInfo; NUM_CARDS] = {
-    let mut out = [PlayInfo { cost: 0, arg: PlayArg::Zero }; NUM_CARDS];
+/// [`PlayInfo`] for every card (index `id & 0xFF`, see [`ID_ROWS`]; the rows
+/// past the last card cost more than any essence), derived from the card
+/// table at compile time.
+pub static PLAY_INFO: [PlayInfo; ID_ROWS] = {
+    let mut out = [PlayInfo { cost: u8::MAX, arg: PlayArg::Zero }; ID_ROWS];
     let mut i = 0;
     while i < NUM_CARDS {
         let c = &data::CARD_TABLE[i];
