@@ -445,12 +445,13 @@ fn end_turn(g: &mut Game, q: &mut Queue) {
         return;
     }
     // Ephemeral creatures die at their owner's end of turn.
-    for s in 0..LANES {
-        if g.players[me].slot_has(s, Keyword::Ephemeral) {
-            // No lane-set input (see `strike`).
-            g.players[me].board[s].flags |= F_DOOMED;
-            q.maybe_dead |= lane_bit(me, s);
-        }
+    let mut ephemeral = g.players[me].lane_sets().get(LaneSets::EPHEMERAL);
+    while ephemeral != 0 {
+        let s = ephemeral.trailing_zeros() as usize;
+        ephemeral &= ephemeral - 1;
+        // No lane-set input (see `strike`).
+        g.players[me].board[s].flags |= F_DOOMED;
+        q.maybe_dead |= lane_bit(me, s);
     }
     handle_deaths(g, q);
     resolve(g, q);
@@ -503,17 +504,15 @@ fn start_turn_with(g: &mut Game, q: &mut Queue) {
     p.essence = p.max_essence;
     p.draw();
     p.ap = AP_PER_TURN;
-    for s in 0..LANES {
-        if !p.board[s].present() {
-            continue;
-        }
-        let regen = p.slot_has(s, Keyword::Regenerate);
-        p.ready_lane(s);
-        if regen {
-            let c = &mut p.board[s];
-            c.health = (c.health + 2).min(c.max_health).max(c.health);
-        }
+    let mut regen = p.lane_sets().get(LaneSets::REGENERATE);
+    while regen != 0 {
+        let s = regen.trailing_zeros() as usize;
+        regen &= regen - 1;
+        // Health is no lane-set input.
+        let c = &mut p.board[s];
+        c.health = (c.health + 2).min(c.max_health).max(c.health);
     }
+    p.ready_all();
     fire_turn_triggers(g, q, me, When::StartOfTurn);
     resolve(g, q);
 }
@@ -524,18 +523,21 @@ fn fire_turn_triggers(g: &Game, q: &mut Queue, seat: usize, when: When) {
     for s in p.supports.iter().filter(|s| s.present()) {
         queue_triggers(q, s.card, when, Ctx::of(seat as u8));
     }
-    for (slot, c) in p.board.iter().enumerate() {
-        if c.present() && !c.has_flag(F_SILENCED) {
-            let ctx = Ctx { slot: slot as u8, source: c.uid, needs_source: true, ..Ctx::of(seat as u8) };
-            queue_triggers(q, c.card, when, ctx);
-        }
+    // Only unsilenced creatures with a turn trigger can queue anything, left to right.
+    let mut lanes = p.lane_sets().get(LaneSets::TURN_TRIGGERS);
+    while lanes != 0 {
+        let slot = lanes.trailing_zeros() as usize;
+        lanes &= lanes - 1;
+        let c = &p.board[slot];
+        let ctx = Ctx { slot: slot as u8, source: c.uid, needs_source: true, ..Ctx::of(seat as u8) };
+        queue_triggers(q, c.card, when, ctx);
     }
 }
 
 #[inline]
 fn queue_triggers(q: &mut Queue, card: cards::CardId, when: When, ctx: Ctx) {
     // Most cards have no trigger of this kind: a compile-time bit table says so.
-    if cards::TRIGGER_KINDS[card as usize] & (1 << when as u8) == 0 {
+    if cards::TRIGGER_KINDS[card as usize & (cards::ID_ROWS - 1)] & (1 << when as u8) == 0 {
         return;
     }
     for t in cards::card(card).triggers {
@@ -616,11 +618,14 @@ fn remove_dead(g: &mut Game, q: &mut Queue) {
                 queue_triggers(q, c.card, When::OnDeath, ctx);
             }
             let p = &g.players[seat];
-            for (slot, ally) in p.board.iter().enumerate() {
-                if ally.present() && !ally.has_flag(F_SILENCED) {
-                    let actx = Ctx { slot: slot as u8, source: ally.uid, other: c.uid, needs_source: true, ..Ctx::of(seat as u8) };
-                    queue_triggers(q, ally.card, When::AllyDies, actx);
-                }
+            // Only unsilenced creatures with an ally-dies trigger can queue anything.
+            let mut allies = p.lane_sets().get(LaneSets::ALLY_TRIGGERS);
+            while allies != 0 {
+                let slot = allies.trailing_zeros() as usize;
+                allies &= allies - 1;
+                let ally = &p.board[slot];
+                let actx = Ctx { slot: slot as u8, source: ally.uid, other: c.uid, needs_source: true, ..Ctx::of(seat as u8) };
+                queue_triggers(q, ally.card, When::AllyDies, actx);
             }
             for sup in p.supports.iter().filter(|x| x.present()) {
                 queue_triggers(q, sup.card, When::AllyDies, Ctx::of(seat as u8));

@@ -1,7 +1,7 @@
 //! The game state: plain data in fixed-size arrays, so a clone is one memcpy
 //! and never touches the heap.
 
-use crate::cards::{self, CardId, Kind};
+use crate::cards::{self, CardId, Kind, When};
 use crate::decks::{Deck, DECK_SIZE};
 use crate::keywords::{Keyword, Keywords};
 use crate::rng::Rng;
@@ -173,19 +173,20 @@ impl Support {
     }
 }
 
-/// Six sets of one player's lanes (bit `s` = lane `s`), derived from the
-/// board and the player's auras, so the legal mask reads six bytes instead
-/// of five creatures.
+/// Sets of one player's lanes (bit `s` = lane `s`), derived from the board
+/// and the player's auras, so the legal mask and the turn, death and
+/// keyword rules read a few bits instead of five creatures.
 ///
 /// The rules engine keeps them up to date: an edit of an input of a lane
 /// (its card, keywords, suppressed keywords, flags, attacks made, attack;
 /// or the auras, which touch every lane) marks the lane, and each action
-/// ends by recomputing the marked lanes. Code that edits a board by hand
-/// calls [`Game::refresh`] afterwards. Derived data, not state: equality
-/// ignores it.
+/// ends by recomputing the marked lanes; reads in the middle of an action
+/// ([`Player::lane_sets`]) recompute marked lanes first. Code that edits a
+/// board by hand calls [`Game::refresh`] afterwards. Derived data, not
+/// state: equality ignores it.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct LaneSets {
-    /// Byte `k` holds set `k` (`LaneSets::OCCUPIED` ...), lane `s` at bit `s`.
+    /// Set `k` (`LaneSets::OCCUPIED` ...) in bits `5k..5k+5`, lane `s` at bit `5k + s`.
     bits: u64,
     /// Lanes whose inputs changed since `bits` was brought up to date.
     dirty: u8,
@@ -200,25 +201,33 @@ impl PartialEq for LaneSets {
 impl Eq for LaneSets {}
 
 impl LaneSets {
-    /// Byte of the lanes holding a creature.
+    /// The lanes holding a creature.
     pub const OCCUPIED: u32 = 0;
-    /// Byte of the creatures enemy attacks, spells and abilities may target (not stealthed).
+    /// Creatures enemy attacks, spells and abilities may target (not stealthed).
     pub const TARGETABLE: u32 = 1;
-    /// Byte of the targetable creatures with Guard.
+    /// Targetable creatures with Guard.
     pub const GUARDS: u32 = 2;
-    /// Byte of the creatures that may attack now (see [`crate::actions::can_attack`]).
+    /// Creatures that may attack now (see [`crate::actions::can_attack`]).
     pub const READY: u32 = 3;
-    /// Byte of the creatures with Ranged.
+    /// Creatures with Ranged.
     pub const RANGED: u32 = 4;
-    /// Byte of the creatures whose activated ability is usable this turn (before its cost).
+    /// Creatures whose activated ability is usable this turn (before its cost).
     pub const ABILITY: u32 = 5;
-    /// Bit 0 of every set.
-    const LANE_0: u64 = 0x0000_0101_0101_0101;
+    /// Creatures with Ephemeral.
+    pub const EPHEMERAL: u32 = 6;
+    /// Creatures with Regenerate.
+    pub const REGENERATE: u32 = 7;
+    /// Unsilenced creatures with a start-of-turn or end-of-turn trigger.
+    pub const TURN_TRIGGERS: u32 = 8;
+    /// Unsilenced creatures with an ally-dies trigger.
+    pub const ALLY_TRIGGERS: u32 = 9;
+    /// Bit of lane 0 in every set.
+    const LANE_0: u64 = 0x2108_4210_8421;
 
     /// The 5-bit set `k` (one of the constants above).
     #[inline(always)]
     pub const fn get(self, k: u32) -> u32 {
-        (self.bits >> (8 * k)) as u32 & 0b11111
+        (self.bits >> (5 * k)) as u32 & 0b11111
     }
 }
 
@@ -278,7 +287,7 @@ impl Player {
         }
     }
 
-    /// The lane's bits in every [`LaneSets`] set, at bit `s` of each byte.
+    /// The lane's bit in every [`LaneSets`] set (lane `s` of each).
     /// Branch-free: the board changes with every action, so branches on it
     /// would mispredict.
     #[inline(always)]
@@ -293,16 +302,22 @@ impl Player {
         let fresh = (c.flags & F_SUMMONED == 0) as u64 | bit(Keyword::Rush);
         let ready = attacks_left & (self.attack_of(c) > 0) as u64 & fresh;
         let ability = (c.flags & (F_HAS_ABILITY | F_ABILITY_USED | F_SILENCED) == F_HAS_ABILITY) as u64;
-        let b = 1
-            | targetable << LaneSets::TARGETABLE
-            | (targetable & bit(Keyword::Guard)) << LaneSets::GUARDS
-            | ready << LaneSets::READY
-            | bit(Keyword::Ranged) << LaneSets::RANGED
-            | ability << LaneSets::ABILITY;
-        // Bit k of `b` to bit 8k (no two partial products overlap), then to
-        // lane s; nothing for an empty lane.
-        let spread = b.wrapping_mul(0x8_1020_4081) & LaneSets::LANE_0;
-        (spread & 0u64.wrapping_sub(c.present() as u64)) << s
+        let triggers = cards::TRIGGER_KINDS[c.card as usize & (cards::ID_ROWS - 1)] as u64
+            * (c.flags & F_SILENCED == 0) as u64;
+        let turn = 1 << When::StartOfTurn as u64 | 1 << When::EndOfTurn as u64;
+        let in_set = |k: u32, b: u64| b << (5 * k);
+        let all = in_set(LaneSets::OCCUPIED, 1)
+            | in_set(LaneSets::TARGETABLE, targetable)
+            | in_set(LaneSets::GUARDS, targetable & bit(Keyword::Guard))
+            | in_set(LaneSets::READY, ready)
+            | in_set(LaneSets::RANGED, bit(Keyword::Ranged))
+            | in_set(LaneSets::ABILITY, ability)
+            | in_set(LaneSets::EPHEMERAL, bit(Keyword::Ephemeral))
+            | in_set(LaneSets::REGENERATE, bit(Keyword::Regenerate))
+            | in_set(LaneSets::TURN_TRIGGERS, (triggers & turn != 0) as u64)
+            | in_set(LaneSets::ALLY_TRIGGERS, triggers >> When::AllyDies as u64 & 1);
+        // Nothing for an empty lane.
+        (all & 0u64.wrapping_sub(c.present() as u64)) << s
     }
 
     /// The lane sets with every marked lane recomputed (the stored ones when
@@ -347,22 +362,24 @@ impl Player {
         self.lanes.dirty &= !(1 << s);
     }
 
-    /// Readies the creature in lane `s` at its owner's turn start (attacks
-    /// and the summoned and ability-used flags reset) and updates its lane
-    /// sets in place: it can attack iff its attack is above 0, its ability
-    /// is usable iff it has one and is not silenced; the other sets do not
-    /// depend on what changed.
+    /// Readies every creature at its owner's turn start (attacks made and
+    /// the summoned and ability-used flags reset; an empty lane is
+    /// `Creature::NONE` and stays so) and updates the lane sets in place: a
+    /// creature can attack iff its attack is above 0, its ability is usable
+    /// iff it has one and is not silenced; no other set depends on what
+    /// changed.
     #[inline(always)]
-    pub(crate) fn ready_lane(&mut self, s: usize) {
-        let c = &mut self.board[s];
-        c.attacks = 0;
-        c.flags &= !(F_SUMMONED | F_ABILITY_USED);
-        let ready = (self.attack_of(&self.board[s]) > 0) as u64;
-        let c = &self.board[s];
-        let ability = (c.flags & (F_HAS_ABILITY | F_SILENCED) == F_HAS_ABILITY) as u64;
-        let column = (1 << (8 * LaneSets::READY) | 1 << (8 * LaneSets::ABILITY)) << s;
-        let bits = (ready << (8 * LaneSets::READY) | ability << (8 * LaneSets::ABILITY)) << s;
-        self.lanes.bits = (self.lanes.bits & !column) | bits;
+    pub(crate) fn ready_all(&mut self) {
+        let (mut ready, mut ability) = (0u64, 0u64);
+        let aura = self.aura_attack;
+        for (s, c) in self.board.iter_mut().enumerate() {
+            c.attacks = 0;
+            c.flags &= !(F_SUMMONED | F_ABILITY_USED);
+            ready |= ((c.present() & ((c.attack + aura).max(0) > 0)) as u64) << s;
+            ability |= ((c.flags & (F_HAS_ABILITY | F_SILENCED) == F_HAS_ABILITY) as u64) << s;
+        }
+        let sets = 0b11111 << (5 * LaneSets::READY) | 0b11111 << (5 * LaneSets::ABILITY);
+        self.lanes.bits = (self.lanes.bits & !sets) | ready << (5 * LaneSets::READY) | ability << (5 * LaneSets::ABILITY);
     }
 
     /// Marks lane `s`: one of its lane-set inputs is about to change.

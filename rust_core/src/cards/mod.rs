@@ -93,9 +93,10 @@ pub static ABILITY_INFO: [AbilityInfo; ID_ROWS] = {
     out
 };
 
-/// Per card: bit `When as u8` is set when the card has a trigger of that kind.
-pub static TRIGGER_KINDS: [u8; NUM_CARDS] = {
-    let mut out = [0u8; NUM_CARDS];
+/// Per card (index `id & 0xFF`, see [`ID_ROWS`]; no trigger past the last
+/// card): bit `When as u8` is set when the card has a trigger of that kind.
+pub static TRIGGER_KINDS: [u8; ID_ROWS] = {
+    let mut out = [0u8; ID_ROWS];
     let mut i = 0;
     while i < NUM_CARDS {
         let triggers = data::CARD_TABLE[i].triggers;
