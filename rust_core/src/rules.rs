@@ -493,7 +493,8 @@ fn end_turn(g: &mut Game, q: &mut Queue) {
 /// start-of-turn triggers.
 pub(crate) fn start_turn(g: &mut Game) {
     with_queue(|q| start_turn_with(g, q));
-    g.refresh();
+    g.players[0].refresh_lanes();
+    g.players[1].refresh_lanes();
 }
 
 fn start_turn_with(g: &mut Game, q: &mut Queue) {
