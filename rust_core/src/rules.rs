@@ -310,13 +310,8 @@ fn ward_cancels(g: &mut Game, seat: usize, slot: usize) -> bool {
 fn attack(g: &mut Game, q: &mut Queue, a: usize, d: usize) {
     let me = g.active as usize;
     let foe = 1 - me;
-    {
-        let c = g.players[me].lane_mut(a);
-        c.attacks += 1;
-        // Stealth is lost when the creature attacks.
-        c.keywords = c.keywords.minus(Keyword::Stealth.set());
-        c.suppressed = c.suppressed.union(Keyword::Stealth.set());
-    }
+    // One more attack made; Stealth is lost when the creature attacks.
+    g.players[me].attack_with(a);
     let attacker_uid = g.players[me].board[a].uid;
     let defender_uid = g.players[foe].board[d].uid * g.players[foe].board[d].present() as u16;
     let ctx = Ctx { slot: a as u8, source: attacker_uid, other: defender_uid, needs_source: true, ..Ctx::of(me as u8) };

@@ -382,6 +382,30 @@ impl Player {
         self.lanes.bits = (self.lanes.bits & !sets) | ready << (5 * LaneSets::READY) | ability << (5 * LaneSets::ABILITY);
     }
 
+    /// The creature in lane `s` attacks: one more attack made, and Stealth
+    /// lost. Updates its lane sets in place: it is targetable now, a Guard
+    /// if it has Guard, and ready only if it has an attack left; no other
+    /// set depends on what changed.
+    #[inline(always)]
+    pub(crate) fn attack_with(&mut self, s: usize) {
+        let c = &mut self.board[s];
+        c.attacks += 1;
+        c.keywords = c.keywords.minus(Keyword::Stealth.set());
+        c.suppressed = c.suppressed.union(Keyword::Stealth.set());
+        let c = &self.board[s];
+        let kw = self.keywords_of(c);
+        let ready = c.present()
+            & (c.attacks < 1 + kw.has(Keyword::Frenzy) as u8)
+            & (self.attack_of(c) > 0)
+            & (c.flags & F_SUMMONED == 0 || kw.has(Keyword::Rush));
+        let guard = c.present() & kw.has(Keyword::Guard);
+        let sets = 1 << (5 * LaneSets::READY) | 1 << (5 * LaneSets::TARGETABLE) | 1 << (5 * LaneSets::GUARDS);
+        let bits = (ready as u64) << (5 * LaneSets::READY)
+            | (c.present() as u64) << (5 * LaneSets::TARGETABLE)
+            | (guard as u64) << (5 * LaneSets::GUARDS);
+        self.lanes.bits = (self.lanes.bits & !(sets << s)) | bits << s;
+    }
+
     /// Marks lane `s`: one of its lane-set inputs is about to change.
     #[inline(always)]
     pub(crate) fn mark(&mut self, s: usize) {
@@ -443,8 +467,8 @@ impl Player {
         self.aura_attack = a;
         self.aura_health = h;
         self.aura_keywords = k;
-        // Auras are inputs of every lane's sets.
-        self.lanes.dirty = 0b11111;
+        // Auras are inputs of every creature's sets (an empty lane is in no set).
+        self.lanes.dirty |= self.lanes.get(LaneSets::OCCUPIED) as u8;
     }
 
     /// Draws the top card; a full hand discards it, an empty deck does nothing.
