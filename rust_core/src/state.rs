@@ -500,7 +500,13 @@ impl Player {
     pub fn take_from_hand(&mut self, i: usize) -> CardId {
         let c = self.hand[i];
         let n = self.hand_len as usize;
-        self.hand.copy_within(i + 1..n, i);
+        assert!(i < n, "hand position {i} of {n}");
+        // Positions i..n-1 take their right neighbour's card: a fixed-length
+        // select rather than a variable-length copy (a call to memmove).
+        let old = self.hand;
+        for j in 0..HAND_MAX - 1 {
+            self.hand[j] = if j >= i && j + 1 < n { old[j + 1] } else { old[j] };
+        }
         self.hand[n - 1] = EMPTY;
         self.hand_len -= 1;
         c
