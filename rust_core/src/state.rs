@@ -186,10 +186,11 @@ impl Support {
 /// state: equality ignores it.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct LaneSets {
-    /// Set `k` (`LaneSets::OCCUPIED` ...) in bits `5k..5k+5`, lane `s` at bit `5k + s`.
+    /// Set `k` (`LaneSets::OCCUPIED` ...) in bits `5k..5k+5`, lane `s` at bit
+    /// `5k + s`; in the same way, at `LaneSets::MARKED`, the lanes whose
+    /// inputs changed since the sets were brought up to date (one word, so a
+    /// `Game` grows by 8 bytes per player only).
     bits: u64,
-    /// Lanes whose inputs changed since `bits` was brought up to date.
-    dirty: u8,
 }
 
 impl PartialEq for LaneSets {
@@ -223,11 +224,27 @@ impl LaneSets {
     pub const ALLY_TRIGGERS: u32 = 9;
     /// Bit of lane 0 in every set.
     const LANE_0: u64 = 0x2108_4210_8421;
+    /// Not a set of the board: the marked lanes.
+    const MARKED: u32 = 11;
+    /// The marked lanes' bits.
+    const MARKED_BITS: u64 = 0b11111 << (5 * LaneSets::MARKED);
 
     /// The 5-bit set `k` (one of the constants above).
     #[inline(always)]
     pub const fn get(self, k: u32) -> u32 {
         (self.bits >> (5 * k)) as u32 & 0b11111
+    }
+
+    /// The marked lanes.
+    #[inline(always)]
+    const fn marked(self) -> u32 {
+        self.get(LaneSets::MARKED)
+    }
+
+    /// Marks the lanes in `lanes` (a 5-bit set).
+    #[inline(always)]
+    fn mark(&mut self, lanes: u32) {
+        self.bits |= (lanes as u64) << (5 * LaneSets::MARKED);
     }
 }
 
@@ -325,7 +342,7 @@ impl Player {
     #[inline(always)]
     pub(crate) fn lane_sets(&self) -> LaneSets {
         let mut sets = self.lanes;
-        if sets.dirty != 0 {
+        if sets.marked() != 0 {
             sets = self.recompute_marked(sets);
         }
         sets
@@ -338,9 +355,11 @@ impl Player {
 
     #[inline(always)]
     fn recompute_marked_inline(&self, mut sets: LaneSets) -> LaneSets {
-        while sets.dirty != 0 {
-            let s = sets.dirty.trailing_zeros() as usize;
-            sets.dirty &= sets.dirty - 1;
+        let mut marked = sets.marked();
+        sets.bits &= !LaneSets::MARKED_BITS;
+        while marked != 0 {
+            let s = marked.trailing_zeros() as usize;
+            marked &= marked - 1;
             sets.bits = (sets.bits & !(LaneSets::LANE_0 << s)) | self.lane_bits(s);
         }
         sets
@@ -349,7 +368,7 @@ impl Player {
     /// Recomputes the marked lanes' sets.
     #[inline(always)]
     pub(crate) fn refresh_lanes(&mut self) {
-        if self.lanes.dirty != 0 {
+        if self.lanes.marked() != 0 {
             self.lanes = self.recompute_marked_inline(self.lanes);
         }
     }
@@ -358,8 +377,7 @@ impl Player {
     #[inline(always)]
     pub(crate) fn clear_lane(&mut self, s: usize) {
         self.board[s] = Creature::NONE;
-        self.lanes.bits &= !(LaneSets::LANE_0 << s);
-        self.lanes.dirty &= !(1 << s);
+        self.lanes.bits &= !((LaneSets::LANE_0 | 1 << (5 * LaneSets::MARKED)) << s);
     }
 
     /// Readies every creature at its owner's turn start (attacks made and
@@ -409,7 +427,7 @@ impl Player {
     /// Marks lane `s`: one of its lane-set inputs is about to change.
     #[inline(always)]
     pub(crate) fn mark(&mut self, s: usize) {
-        self.lanes.dirty |= 1 << s;
+        self.lanes.mark(1 << s);
     }
 
     /// The creature in lane `s`, to edit an input of its lane sets (marks the lane).
@@ -425,7 +443,7 @@ impl Player {
     /// (by hand, without [`Game::refresh`]).
     pub fn lanes_fresh(&self) -> bool {
         let mut all = self.lanes;
-        all.dirty = 0b11111;
+        all.mark(0b11111);
         self.lane_sets().bits == self.recompute_marked(all).bits
     }
 
@@ -468,7 +486,7 @@ impl Player {
         self.aura_health = h;
         self.aura_keywords = k;
         // Auras are inputs of every creature's sets (an empty lane is in no set).
-        self.lanes.dirty |= self.lanes.get(LaneSets::OCCUPIED) as u8;
+        self.lanes.mark(self.lanes.get(LaneSets::OCCUPIED));
     }
 
     /// Draws the top card; a full hand discards it, an empty deck does nothing.
@@ -590,7 +608,7 @@ impl Game {
     /// (tests, puzzles) need this.
     pub fn refresh(&mut self) {
         for p in &mut self.players {
-            p.lanes.dirty = 0b11111;
+            p.lanes.mark(0b11111);
             p.refresh_lanes();
         }
     }
