@@ -63,13 +63,14 @@ static SUPPORT_ROWS: [[f32; SUPPORT_FEATURES]; NUM_CARDS + 1] = {
     t
 };
 
-/// Four keyword bits -> four floats (1.0 for a set bit, 0.0 otherwise), low bit first.
-static NIBBLE: [[f32; 4]; 16] = {
-    let mut t = [[0f32; 4]; 16];
+/// Eight keyword bits -> eight floats (1.0 for a set bit, 0.0 otherwise),
+/// low bit first (8 KB; only the few keyword sets in play stay in cache).
+static KEYWORD_BYTE: [[f32; 8]; 256] = {
+    let mut t = [[0f32; 8]; 256];
     let mut n = 0;
-    while n < 16 {
+    while n < 256 {
         let mut b = 0;
-        while b < 4 {
+        while b < 8 {
             t[n][b] = (n >> b & 1) as f32;
             b += 1;
         }
@@ -84,8 +85,8 @@ const GLOBAL_SCALE: [f32; 16] = [30.0, 1.0, 1.0, 30.0, 10.0, 10.0, 3.0, 30.0, 10
 /// Writes the observation of the player to move into `out`.
 ///
 /// Table-driven and branch-free: hand cards and supports are rows looked up
-/// by card id (empty positions look up a zero row), keywords are written four
-/// at a time from a nibble table, and the divisions are done side by side.
+/// by card id (empty positions look up a zero row), keywords are written eight
+/// at a time from a byte table, and the divisions are done side by side.
 /// The old per-field branches (present or not, which card kind, 16 keyword
 /// tests per lane) mispredicted about 18 times per call, which cost more
 /// than the work itself.
@@ -150,9 +151,8 @@ pub fn observe(g: &Game, out: &mut [f32; OBS_SIZE]) {
             o[0] = stats[2 * (i * LANES + s)];
             o[1] = stats[2 * (i * LANES + s) + 1];
             o[2] = (ready >> s & 1) as f32;
-            for n in 0..4 {
-                o[3 + 4 * n..][..4].copy_from_slice(&NIBBLE[kw >> (4 * n) & 15]);
-            }
+            o[3..11].copy_from_slice(&KEYWORD_BYTE[kw & 0xFF]);
+            o[11..19].copy_from_slice(&KEYWORD_BYTE[kw >> 8 & 0xFF]);
         }
 
         let sup = &mut out[SUPPORT_OFFSET + i * SUPPORT_SLOTS * SUPPORT_FEATURES..][..SUPPORT_SLOTS * SUPPORT_FEATURES];
