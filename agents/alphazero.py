@@ -58,6 +58,12 @@ class Args:
     lr: float = field(default=1e-3, metadata={"help": "AdamW learning rate"})
     weight_decay: float = field(default=1e-4, metadata={"help": "AdamW weight decay"})
     value_coef: float = field(default=1.0, metadata={"help": "weight of the value loss"})
+    q_weight: float = field(default=0.0, metadata={"help": "value target = (1 - q_weight) * game result + q_weight * "
+                                                          "the root's search value (both for the player to move); "
+                                                          "0 is plain AlphaZero"})
+    lr_schedule: str = field(default="constant", metadata={"help": "constant, or cosine: from --lr down to "
+                                                                  "--lr-min over --iterations"})
+    lr_min: float = field(default=1e-4, metadata={"help": "final learning rate of the cosine schedule"})
     width: int = field(default=256, metadata={"help": "network width"})
     blocks: int = field(default=4, metadata={"help": "residual blocks"})
     eval_every: int = field(default=10, metadata={"help": "evaluate every N iterations (0: never)"})
@@ -147,6 +153,7 @@ class SelfPlay:
             obs, masks, players, _ = s.root_state()
             s.run(self.evaluate)
             visits = s.root_visits()
+            root_values = s.root_values()
             sampled = s.choose(1.0).copy()
             greedy = s.choose(0.0)
             actions = np.where(self.actions_in_game < self.args.temperature_actions, sampled, greedy)
@@ -155,7 +162,7 @@ class SelfPlay:
                 total = visits[i].sum()
                 if total > 0:
                     self.trajectories[i].append((obs[i].copy(), masks[i].astype(bool), visits[i] / total,
-                                                 int(players[i])))
+                                                 int(players[i]), float(root_values[i])))
             positions += int((legal > 1).sum())
             acting = players.copy()
             rewards, done = s.apply(actions)
@@ -173,6 +180,9 @@ class SelfPlay:
             masks = np.stack([t[1] for t in traj])
             pol = np.stack([t[2] for t in traj])
             z = np.array([0.0 if winner is None else (1.0 if t[3] == winner else -1.0) for t in traj], np.float32)
+            if self.args.q_weight:
+                q = np.array([t[4] for t in traj], np.float32)
+                z = (1.0 - self.args.q_weight) * z + self.args.q_weight * q
             buffer.add(obs, masks, pol, z)
         self.games_finished += 1
         self.game_lengths.append(int(self.actions_in_game[i]))
@@ -322,6 +332,16 @@ def _save(path: str, net, optimizer, args: Args, state: dict) -> None:
     os.replace(tmp, path)
 
 
+def learning_rate(args: Args, iteration: int) -> float:
+    """The learning rate of ``iteration`` (1-based) under ``args.lr_schedule``."""
+    if args.lr_schedule == "constant":
+        return args.lr
+    if args.lr_schedule == "cosine":
+        frac = min(1.0, max(0.0, (iteration - 1) / max(1, args.iterations - 1)))
+        return args.lr_min + 0.5 * (args.lr - args.lr_min) * (1.0 + np.cos(np.pi * frac))
+    raise ValueError(f"unknown lr_schedule {args.lr_schedule!r}: constant or cosine")
+
+
 def train(args: Args) -> dict:
     """The training loop; returns the final state (iteration, positions, last eval)."""
     import torch
@@ -330,6 +350,9 @@ def train(args: Args) -> dict:
 
     from agents.az_network import Evaluator, PolicyValueNet
 
+    learning_rate(args, 1)  # rejects an unknown schedule before any work
+    if not 0.0 <= args.q_weight <= 1.0:
+        raise ValueError(f"q_weight must be in [0, 1], got {args.q_weight}")
     if args.torch_threads:
         torch.set_num_threads(args.torch_threads)
     torch.manual_seed(args.seed)
@@ -365,6 +388,8 @@ def train(args: Args) -> dict:
                 print("time limit reached", flush=True)
                 break
             it = state["iteration"] + 1
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(args, it)
             t0 = time.time()
             net.eval()
             positions = selfplay.play(args.moves_per_iteration, buffer)
@@ -399,6 +424,7 @@ def train(args: Args) -> dict:
                 p_loss, v_loss = float(np.mean(pl)), float(np.mean(vl))
                 writer.add_scalar("losses/policy_loss", p_loss, state["positions"])
                 writer.add_scalar("losses/value_loss", v_loss, state["positions"])
+                writer.add_scalar("charts/learning_rate", optimizer.param_groups[0]["lr"], state["positions"])
             t_train = time.time() - t1
             state["iteration"] = it
             state["elapsed"] += time.time() - t0

@@ -50,6 +50,40 @@ def test_selfplay_fills_the_buffer_with_valid_targets(tmp_path):
     sp.search.close()
 
 
+def test_value_targets_mix_in_the_root_search_value(tmp_path):
+    """q_weight = 0.5 gives targets halfway between the game result (+-1, 0) and the root value in [-1, 1]."""
+    results = {}
+    for q in (0.0, 0.5):
+        args = tiny(tmp_path, num_games=4, simulations=8, q_weight=q)
+        torch.manual_seed(0)
+        sp = SelfPlay(args, Evaluator(PolicyValueNet(32, 1)), seed=5)
+        buf = ReplayBuffer(20_000)
+        while sp.games_finished < 1:
+            sp.play(20, buf)
+        results[q] = buf.value[:buf.size].copy()
+        sp.search.close()
+    z, mixed = results[0.0], results[0.5]
+    n = min(len(z), len(mixed))
+    assert n > 0
+    # same seeds, same network, same games: the first finished game's positions line up
+    root = 2 * mixed[:n] - z[:n]
+    assert (np.abs(root) <= 1 + 1e-5).all(), "the recovered root values are search values in [-1, 1]"
+    assert not set(np.unique(mixed[:n])) <= {-1.0, 0.0, 1.0}
+
+
+def test_learning_rate_schedules():
+    args = Args(iterations=11, lr=1e-3, lr_min=1e-4, lr_schedule="cosine")
+    lrs = [alphazero.learning_rate(args, it) for it in range(1, 12)]
+    assert lrs[0] == pytest.approx(1e-3) and lrs[-1] == pytest.approx(1e-4)
+    assert all(a >= b for a, b in zip(lrs, lrs[1:]))
+    assert lrs[5] == pytest.approx(0.5 * (1e-3 + 1e-4))
+    assert alphazero.learning_rate(Args(lr=3e-4), 7) == 3e-4
+    with pytest.raises(ValueError, match="lr_schedule"):
+        alphazero.learning_rate(Args(lr_schedule="linear"), 1)
+    with pytest.raises(ValueError, match="q_weight"):
+        train(Args(q_weight=1.5))
+
+
 def test_train_checkpoint_resume_and_agent(tmp_path):
     args = tiny(tmp_path)
     out = train(args)
