@@ -224,7 +224,10 @@ fn select_bit(w: u64, k: u32) -> u8 {
 pub fn can_attack(p: &Player, slot: usize) -> bool {
     let c = &p.board[slot];
     let kw = p.keywords_of(c);
-    c.present() && c.attacks < 1 + kw.has(Keyword::Frenzy) as u8 && p.attack_of(c) > 0 && (c.flags & F_SUMMONED == 0 || kw.has(Keyword::Rush))
+    c.present()
+        && c.attacks < 1 + kw.has(Keyword::Frenzy) as u8
+        && p.attack_of(c) > 0
+        && (c.flags & F_SUMMONED == 0 || kw.has(Keyword::Rush))
 }
 
 /// Lane set -> each member lane `a` widened to the five bits `5a..5a+4`

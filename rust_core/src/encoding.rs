@@ -80,7 +80,8 @@ static KEYWORD_BYTE: [[f32; 8]; 256] = {
 };
 
 /// Denominators of the 16 global features (1 for the seat and the mode).
-const GLOBAL_SCALE: [f32; 16] = [30.0, 1.0, 1.0, 30.0, 10.0, 10.0, 3.0, 30.0, 10.0, 50.0, 30.0, 10.0, 10.0, 30.0, 10.0, 50.0];
+const GLOBAL_SCALE: [f32; 16] =
+    [30.0, 1.0, 1.0, 30.0, 10.0, 10.0, 3.0, 30.0, 10.0, 50.0, 30.0, 10.0, 10.0, 30.0, 10.0, 50.0];
 
 /// Writes the observation of the player to move into `out`.
 ///

@@ -319,8 +319,8 @@ impl Player {
         let fresh = (c.flags & F_SUMMONED == 0) as u64 | bit(Keyword::Rush);
         let ready = attacks_left & (self.attack_of(c) > 0) as u64 & fresh;
         let ability = (c.flags & (F_HAS_ABILITY | F_ABILITY_USED | F_SILENCED) == F_HAS_ABILITY) as u64;
-        let triggers = cards::TRIGGER_KINDS[c.card as usize & (cards::ID_ROWS - 1)] as u64
-            * (c.flags & F_SILENCED == 0) as u64;
+        let triggers =
+            cards::TRIGGER_KINDS[c.card as usize & (cards::ID_ROWS - 1)] as u64 * (c.flags & F_SILENCED == 0) as u64;
         let turn = 1 << When::StartOfTurn as u64 | 1 << When::EndOfTurn as u64;
         let in_set = |k: u32, b: u64| b << (5 * k);
         let all = in_set(LaneSets::OCCUPIED, 1)
@@ -397,7 +397,8 @@ impl Player {
             ability |= ((c.flags & (F_HAS_ABILITY | F_SILENCED) == F_HAS_ABILITY) as u64) << s;
         }
         let sets = 0b11111 << (5 * LaneSets::READY) | 0b11111 << (5 * LaneSets::ABILITY);
-        self.lanes.bits = (self.lanes.bits & !sets) | ready << (5 * LaneSets::READY) | ability << (5 * LaneSets::ABILITY);
+        self.lanes.bits =
+            (self.lanes.bits & !sets) | ready << (5 * LaneSets::READY) | ability << (5 * LaneSets::ABILITY);
     }
 
     /// The creature in lane `s` attacks: one more attack made, and Stealth

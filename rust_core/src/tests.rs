@@ -178,11 +178,13 @@ impl Fingerprint {
     fn game(&mut self, g: &Game) {
         use crate::state::Outcome;
         self.word(g.active as u64 | (g.turn as u64) << 8 | (g.next_uid as u64) << 24 | (g.actions as u64) << 40);
-        self.word(match g.outcome {
-            Outcome::Running => 0,
-            Outcome::Winner(p) => 1 + p as u64,
-            Outcome::Draw => 3,
-        } | (g.mode as u64) << 8);
+        self.word(
+            match g.outcome {
+                Outcome::Running => 0,
+                Outcome::Winner(p) => 1 + p as u64,
+                Outcome::Draw => 3,
+            } | (g.mode as u64) << 8,
+        );
         for p in &g.players {
             self.word(
                 p.life as u16 as u64
@@ -192,12 +194,22 @@ impl Fingerprint {
                     | (p.ap as u64) << 48
                     | (p.hand_len as u64) << 56,
             );
-            self.word(p.deck_len as u64 | (p.aura_attack as u16 as u64) << 8 | (p.aura_health as u16 as u64) << 24 | (p.aura_keywords.0 as u64) << 40);
+            self.word(
+                p.deck_len as u64
+                    | (p.aura_attack as u16 as u64) << 8
+                    | (p.aura_health as u16 as u64) << 24
+                    | (p.aura_keywords.0 as u64) << 40,
+            );
             for &c in p.hand.iter().chain(p.deck.iter()) {
                 self.word(c as u64);
             }
             for c in &p.board {
-                self.word(c.card as u64 | (c.uid as u64) << 16 | (c.attack as u16 as u64) << 32 | (c.health as u16 as u64) << 48);
+                self.word(
+                    c.card as u64
+                        | (c.uid as u64) << 16
+                        | (c.attack as u16 as u64) << 32
+                        | (c.health as u16 as u64) << 48,
+                );
                 self.word(
                     c.max_health as u16 as u64
                         | (c.keywords.0 as u64) << 16
