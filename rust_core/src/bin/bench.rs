@@ -6,7 +6,7 @@
 //!
 //! Instruction counts, which do not depend on what else the machine is
 //! doing: `bench --callgrind WORKLOAD` runs one fixed workload (random_game,
-//! mask, observe, apply) inside [`callgrind_workload`] and prints how many
+//! greedy_game, mask, observe, apply) inside [`callgrind_workload`] and prints how many
 //! operations it did; count only that function with
 //!
 //! ```text
@@ -183,9 +183,11 @@ struct Row {
 const ROWS: [&str; 9] =
     ["clone", "observe", "mask", "mask_bytes", "apply", "apply_checked", "random_game", "greedy_game", "mcts"];
 /// The fixed workloads of `--callgrind`.
-const WORKLOADS: [&str; 4] = ["random_game", "mask", "observe", "apply"];
+const WORKLOADS: [&str; 5] = ["random_game", "greedy_game", "mask", "observe", "apply"];
 /// Random games played by the `random_game` workload.
 const CALLGRIND_GAMES: usize = 200;
+/// Greedy games played by the `greedy_game` workload.
+const CALLGRIND_GREEDY_GAMES: usize = 20;
 
 /// Runs one workload once and returns (operations, what one operation is).
 /// Not inlined, so callgrind can count this function alone (see the module doc).
@@ -212,6 +214,22 @@ fn callgrind_workload(
                 black_box(&g);
             }
             (actions, "random-game action (mask + draw + apply; deals included)")
+        }
+        "greedy_game" => {
+            // As the "greedy vs greedy game" row: per action a clone, apply and evaluation per legal action.
+            let mut rng = Rng::new(0);
+            let mut actions = 0;
+            for i in 0..CALLGRIND_GREEDY_GAMES {
+                let (d0, d1, mode) = setup(decks, i);
+                let mut g = Game::new(i as u64, d0, d1, mode);
+                while !g.is_over() {
+                    let a = greedy_action(&g, &mut rng);
+                    g.apply_unchecked(a);
+                    actions += 1;
+                }
+                black_box(&g);
+            }
+            (actions, "greedy-game action (one-ply lookahead + apply; deals included)")
         }
         "mask" => {
             for (g, _) in hot.iter().cycle().take(HOT_PASSES * hot.len()) {
@@ -245,7 +263,7 @@ fn callgrind_workload(
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let usage =
-        "usage: bench [--quick] [--only ROW] | bench --callgrind WORKLOAD (random_game, mask, observe, apply); \
+        "usage: bench [--quick] [--only ROW] | bench --callgrind WORKLOAD (random_game, greedy_game, mask, observe, apply); \
                  ROW: clone, observe, mask, mask_bytes, apply, apply_checked, random_game, greedy_game, mcts";
     let (quick, only, workload) = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         [] => (false, None, None),
