@@ -270,6 +270,13 @@ static NONE_8: [u64; 8] = [0; 8];
 /// A 5-bit lane set copied into each attacker's five bits (Ranged reaches every lane).
 const EVERY_ATTACKER: u32 = 0b00001_00001_00001_00001_00001;
 
+/// Both players' lane sets with their marked lanes recomputed.
+#[cold]
+#[inline(never)]
+fn marked_sets(me: &Player, foe: &Player) -> (LaneSets, LaneSets) {
+    (me.lane_sets(), foe.lane_sets())
+}
+
 /// Builds the legal-action set of the player to move. Empty once the game is over.
 ///
 /// Few instructions on any position, with no branch on the board: the lane
@@ -286,7 +293,9 @@ pub fn legal_mask(g: &Game) -> ActionMask {
     // that the engine kept the lane sets up to date.
     #[cfg(any(test, debug_assertions))]
     assert!(me.lanes_fresh() && foe.lanes_fresh(), "a board was edited by hand without Game::refresh");
-    let (mine, theirs) = (me.lane_sets(), foe.lane_sets());
+    // Marked lanes exist only in the middle of an action (or after a panic in one).
+    let (mine, theirs) =
+        if (me.lanes.marked() | foe.lanes.marked()) == 0 { (me.lanes, foe.lanes) } else { marked_sets(me, foe) };
     let foe_occupied = theirs.get(LaneSets::OCCUPIED);
     let foe_targetable = theirs.get(LaneSets::TARGETABLE);
     let guards = theirs.get(LaneSets::GUARDS);

@@ -237,7 +237,7 @@ impl LaneSets {
 
     /// The marked lanes.
     #[inline(always)]
-    const fn marked(self) -> u32 {
+    pub(crate) const fn marked(self) -> u32 {
         self.get(LaneSets::MARKED)
     }
 
