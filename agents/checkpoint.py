@@ -44,7 +44,8 @@ def save_checkpoint(path: PathLike, agent: ActorCritic, optimizer: Optional[torc
     state = {
         "format": FORMAT,
         "algorithm": "ppo",
-        "network": {"hidden": agent.hidden, "layers": agent.layers, "action_features": agent.action_features},
+        "network": {"hidden": agent.hidden, "layers": agent.layers, "action_features": agent.action_features,
+                    "action_mlp": agent.action_mlp},
         "model": agent.state_dict(),
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
         "config": dict(config or {}),

@@ -180,6 +180,63 @@ class ActionFeatureHead(nn.Module):
         return obs.new_zeros(n, NUM_ACTIONS).index_copy(1, self.actions, scores)
 
 
+class LegalActionHead(nn.Module):
+    """A two-layer MLP score for each *legal* action, over what the action names.
+
+    Like :class:`ActionFeatureHead`, the first layer is a sum of projections
+    of the entities an action names (a hand card, own and enemy lanes, an own
+    target lane, a support slot), of its type and of the actor's embedding,
+    with weights shared across hand positions and lanes; then a second hidden
+    layer, so interactions such as "this attacker against that defender" are
+    modelled beyond one additive layer. It scores only the legal
+    (position, action) pairs (7.7 of 136 candidates on average in greedy
+    play), which makes the deeper head cheaper than scoring all 136.
+    """
+
+    def __init__(self, hidden: int, width: int = 64):
+        super().__init__()
+        actions, entities, const = action_feature_tables()
+        row_of = torch.full((NUM_ACTIONS,), -1, dtype=torch.long)
+        row_of[actions] = torch.arange(len(actions))
+        self.register_buffer("row_of", row_of, persistent=False)
+        self.register_buffer("entities", entities, persistent=False)
+        self.register_buffer("const", const, persistent=False)
+        self.width = width
+        self.hand = layer_init(nn.Linear(5, width))
+        self.my_lane = layer_init(nn.Linear(19, width))
+        self.enemy_lane = layer_init(nn.Linear(19, width))
+        self.own_target = layer_init(nn.Linear(19, width))
+        self.support = layer_init(nn.Linear(5, width))
+        self.kind = layer_init(nn.Linear(const.shape[1], width))
+        self.emb = layer_init(nn.Linear(hidden, width))
+        self.fc2 = layer_init(nn.Linear(width, width))
+        self.out = layer_init(nn.Linear(width, 1), std=0.01)
+
+    def forward(self, obs: torch.Tensor, emb: torch.Tensor, action_mask: torch.Tensor = None) -> torch.Tensor:
+        n = obs.shape[0]
+        my = obs[:, 116:211].reshape(n, 5, 19)
+        table = torch.cat([
+            self.hand(obs[:, 16:66].reshape(n, 10, 5)),
+            self.my_lane(my),
+            self.enemy_lane(obs[:, 211:306].reshape(n, 5, 19)),
+            self.own_target(my),
+            self.support(obs[:, 306:316].reshape(n, 2, 5)),
+            obs.new_zeros(n, 1, self.width),
+        ], dim=1).reshape(n * (_NONE + 1), self.width)  # [N * 28, W]
+        if action_mask is None:
+            action_mask = torch.zeros(n, NUM_ACTIONS, dtype=torch.bool, device=obs.device)
+            action_mask[:, self.row_of >= 0] = True
+        candidates = action_mask.bool() & (self.row_of >= 0)[None]
+        pos, act = candidates.nonzero(as_tuple=True)  # the legal (position, action) pairs
+        rows = self.row_of[act]
+        ent = self.entities[rows] + (pos * (_NONE + 1))[:, None]  # [P, 5] rows of the flat table
+        h = table.index_select(0, ent.reshape(-1)).reshape(-1, ent.shape[1], self.width).sum(1)
+        h = h + self.kind(self.const)[rows] + self.emb(emb)[pos]
+        scores = self.out(torch.tanh(self.fc2(torch.tanh(h)))).squeeze(-1)
+        logits = obs.new_zeros(n, NUM_ACTIONS)
+        return logits.index_put((pos, act), scores)
+
+
 class ActorCritic(nn.Module):
     """Separate actor and critic MLPs over the normalised observation.
 
@@ -187,11 +244,14 @@ class ActorCritic(nn.Module):
     logit per action (256); illegal actions are masked before sampling.
     """
 
-    def __init__(self, hidden: int = 256, layers: int = 2, action_features: bool = False):
+    def __init__(self, hidden: int = 256, layers: int = 2, action_features: bool = False, action_mlp: bool = False):
         super().__init__()
+        if action_features and action_mlp:
+            raise ValueError("choose one action head: action_features or action_mlp")
         self.hidden = hidden
         self.layers = layers
         self.action_features = action_features
+        self.action_mlp = action_mlp
         self.obs_rms = RunningMeanStd(OBS_SIZE)
 
         def trunk() -> list:
@@ -205,13 +265,21 @@ class ActorCritic(nn.Module):
         self.actor_trunk = nn.Sequential(*trunk())
         self.actor_out = layer_init(nn.Linear(hidden, NUM_ACTIONS), std=0.01)
         self.action_head = ActionFeatureHead(hidden) if action_features else None
+        self.legal_head = LegalActionHead(hidden) if action_mlp else None
 
-    def actor_logits(self, obs: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """Unmasked logits from the raw observation ``obs`` and its normalised form ``x``."""
+    def actor_logits(self, obs: torch.Tensor, x: torch.Tensor, action_mask: torch.Tensor = None) -> torch.Tensor:
+        """Unmasked logits from the raw observation ``obs`` and its normalised form ``x``.
+
+        With the legal-action head, only the actions set in ``action_mask``
+        get its score (the others keep the trunk's logit; they are masked
+        anyway); without a mask it scores every action that can ever be legal.
+        """
         emb = self.actor_trunk(x)
         logits = self.actor_out(emb)
         if self.action_head is not None:
             logits = logits + self.action_head(obs, emb)
+        if self.legal_head is not None:
+            logits = logits + self.legal_head(obs, emb, action_mask)
         return logits
 
     def get_value(self, obs: torch.Tensor) -> torch.Tensor:
@@ -219,7 +287,7 @@ class ActorCritic(nn.Module):
 
     def get_logits(self, obs: torch.Tensor, action_mask: torch.Tensor) -> torch.Tensor:
         """Masked logits: illegal actions at :data:`MASKED_LOGIT`."""
-        return masked_logits(self.actor_logits(obs, self.obs_rms.normalize(obs)), action_mask)
+        return masked_logits(self.actor_logits(obs, self.obs_rms.normalize(obs), action_mask), action_mask)
 
     def get_action_and_value(
         self, obs: torch.Tensor, action_mask: torch.Tensor, action: torch.Tensor = None
@@ -227,7 +295,7 @@ class ActorCritic(nn.Module):
         """(action, log-prob, entropy over legal actions, value); samples when
         ``action`` is None, else scores the given actions."""
         x = self.obs_rms.normalize(obs)
-        logits = masked_logits(self.actor_logits(obs, x), action_mask)
+        logits = masked_logits(self.actor_logits(obs, x, action_mask), action_mask)
         dist = Categorical(logits=logits)
         if action is None:
             action = dist.sample()

@@ -134,6 +134,9 @@ class Args:
     action_features: bool = True
     """score each action also from the observation slice it names (card, lanes, slots), with weights
     shared across hand positions and lanes (agents.networks.ActionFeatureHead)"""
+    action_mlp: bool = False
+    """instead of --action-features: a two-layer score of each legal action over what it names
+    (agents.networks.LegalActionHead); cheaper, since it scores only the legal actions"""
 
     # evaluation and checkpoints
     eval_every: int = 10
@@ -313,7 +316,8 @@ def train(args: Args) -> dict:
     ckpt_path = run_path / "checkpoint.pt"
 
     # -- agent, optimiser, resume ---------------------------------------------
-    agent = ActorCritic(hidden=args.hidden, layers=args.layers, action_features=args.action_features)
+    agent = ActorCritic(hidden=args.hidden, layers=args.layers, action_features=args.action_features and not args.action_mlp,
+                        action_mlp=args.action_mlp)
     optimizer = optim.Adam(agent.parameters(), lr=args.learning_rate, eps=1e-5)
     global_step, start_iteration = 0, 0
     league: List[ActorCritic] = []
@@ -428,7 +432,7 @@ def train(args: Args) -> dict:
             mask_buf[t].copy_(m)
             with torch.no_grad():
                 x = agent.obs_rms.normalize(o)
-                logits = torch.where(m, agent.actor_logits(o, x), torch.full((N, 256), -1e9))
+                logits = torch.where(m, agent.actor_logits(o, x, m), torch.full((N, 256), -1e9))
                 logp_all = torch.log_softmax(logits, -1)
                 action = torch.multinomial(logp_all.exp(), 1).squeeze(-1)
                 value = agent.critic(x).squeeze(-1)
@@ -495,7 +499,7 @@ def train(args: Args) -> dict:
             # of a rollout varies, so the batch size is rarely a multiple)
             for mb in torch.tensor_split(torch.randperm(batch_size), args.num_minibatches):
                 x = agent.obs_rms.normalize(b_obs[mb])
-                logits = torch.where(b_masks[mb], agent.actor_logits(b_obs[mb], x),
+                logits = torch.where(b_masks[mb], agent.actor_logits(b_obs[mb], x, b_masks[mb]),
                                      torch.full((mb.numel(), 256), -1e9))
                 logp_all = torch.log_softmax(logits, -1)
                 newlogprob = logp_all.gather(1, b_actions[mb][:, None]).squeeze(1)

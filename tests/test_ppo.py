@@ -49,10 +49,11 @@ def _positions(n_envs: int = 64, steps: int = 60, seed: int = 3):
 # masking
 
 
-def test_masking_never_samples_an_illegal_action():
+@pytest.mark.parametrize("head", ["features", "mlp", "none"])
+def test_masking_never_samples_an_illegal_action(head):
     obs, masks = _positions()
     torch.manual_seed(0)
-    net = ActorCritic(hidden=32, layers=1, action_features=True)
+    net = ActorCritic(hidden=32, layers=1, action_features=head == "features", action_mlp=head == "mlp")
     # Make illegal actions as tempting as possible: a huge bias on every action.
     with torch.no_grad():
         net.actor_out.bias.fill_(50.0)
@@ -70,6 +71,29 @@ def test_masking_never_samples_an_illegal_action():
     probs = policy.probabilities(obs, masks)
     assert np.all(probs[~masks] == 0.0)
     np.testing.assert_allclose(probs.sum(1), 1.0, rtol=1e-5)
+
+
+def test_legal_action_head_scores_exactly_the_legal_actions():
+    """The legal-action head adds its score to legal actions only; the score of a legal action
+    does not depend on which other actions are legal; and it trains (gradients reach both layers)."""
+    obs, masks = _positions(16, 20)
+    torch.manual_seed(2)
+    net = ActorCritic(hidden=32, layers=1, action_mlp=True)
+    with torch.no_grad():
+        net.legal_head.out.weight.normal_()  # make its scores visible next to the trunk's logits
+    o, m = torch.from_numpy(obs), torch.from_numpy(masks)
+    x = net.obs_rms.normalize(o)
+    base = net.actor_out(net.actor_trunk(x))
+    with_mask = net.actor_logits(o, x, m)
+    every = net.actor_logits(o, x)  # no mask: every action that can ever be legal
+    assert torch.equal(with_mask[~m], base[~m])
+    assert (with_mask[m] != base[m]).float().mean() > 0.99
+    torch.testing.assert_close(with_mask[m], every[m])
+    assert torch.equal(every[:, 135:255], base[:, 135:255]), "reserved actions are never scored"
+    net.get_logits(o, m).logsumexp(-1).sum().backward()
+    assert net.legal_head.fc2.weight.grad.abs().sum() > 0 and net.legal_head.hand.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="one action head"):
+        ActorCritic(action_features=True, action_mlp=True)
 
 
 def test_entropy_is_over_legal_actions_only():
