@@ -541,7 +541,10 @@ impl Player {
 /// the outcome, and the two deck lists (kept so `reset` can deal again).
 ///
 /// Plain data: `Clone` is a memcpy of a few hundred bytes, and a clone is
-/// fully independent of its original.
+/// fully independent of its original. The fields are public to read; a
+/// position edited by hand (a creature placed, a keyword or flag changed, a
+/// support swapped) needs [`Game::refresh`] before the next legal mask,
+/// which debug builds check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Game {
     /// Both players, by seat.
