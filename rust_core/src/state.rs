@@ -181,7 +181,7 @@ impl Support {
 /// (its card, keywords, suppressed keywords, flags, attacks made, attack;
 /// or the auras, which touch every lane) marks the lane, and each action
 /// ends by recomputing the marked lanes; reads in the middle of an action
-/// ([`Player::lane_sets`]) recompute marked lanes first. Code that edits a
+/// (`Player::lane_sets`) recompute marked lanes first. Code that edits a
 /// board by hand calls [`Game::refresh`] afterwards. Derived data, not
 /// state: equality ignores it.
 #[derive(Clone, Copy, Debug, Default)]
