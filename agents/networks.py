@@ -130,7 +130,43 @@ def action_feature_tables() -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     return torch.tensor(actions), entities, const
 
 
-class ActionFeatureHead(nn.Module):
+class _EntityHead(nn.Module):
+    """What both action heads share: one projection per entity kind (hand
+    card, own lane, enemy lane, own target lane, support slot), shared by
+    every hand position and lane, plus projections of the action's type and
+    of the actor's embedding. :meth:`entity_table` projects the 27 entities
+    of each position once (row 27 is "nothing", all zeros)."""
+
+    def __init__(self, hidden: int, width: int):
+        super().__init__()
+        actions, entities, const = action_feature_tables()
+        self.register_buffer("actions", actions, persistent=False)
+        self.register_buffer("entities", entities, persistent=False)
+        self.register_buffer("const", const, persistent=False)
+        self.width = width
+        self.hand = layer_init(nn.Linear(5, width))
+        self.my_lane = layer_init(nn.Linear(19, width))
+        self.enemy_lane = layer_init(nn.Linear(19, width))
+        self.own_target = layer_init(nn.Linear(19, width))
+        self.support = layer_init(nn.Linear(5, width))
+        self.kind = layer_init(nn.Linear(const.shape[1], width))
+        self.emb = layer_init(nn.Linear(hidden, width))
+
+    def entity_table(self, obs: torch.Tensor) -> torch.Tensor:
+        """``[N, 28, W]``: the projected entities of each position."""
+        n = obs.shape[0]
+        my = obs[:, 116:211].reshape(n, 5, 19)
+        return torch.cat([
+            self.hand(obs[:, 16:66].reshape(n, 10, 5)),
+            self.my_lane(my),
+            self.enemy_lane(obs[:, 211:306].reshape(n, 5, 19)),
+            self.own_target(my),
+            self.support(obs[:, 306:316].reshape(n, 2, 5)),
+            obs.new_zeros(n, 1, self.width),
+        ], dim=1)
+
+
+class ActionFeatureHead(_EntityHead):
     """Adds to each action's logit a score of what the action is about.
 
     ``score(a) = w . tanh(sum of projections of the entities a names (a hand
@@ -142,90 +178,51 @@ class ActionFeatureHead(nn.Module):
     """
 
     def __init__(self, hidden: int, width: int = 64):
-        super().__init__()
-        actions, entities, const = action_feature_tables()
-        self.register_buffer("actions", actions, persistent=False)
-        self.register_buffer("entities", entities, persistent=False)
+        super().__init__(hidden, width)
         # The sum over an action's entities as one matmul: [A, 28] 0/1 (a
         # gather's backward is a slow scatter on the CPU; a matmul is not).
-        select = torch.zeros(len(actions), _NONE + 1)
+        entities = self.entities
+        select = torch.zeros(len(self.actions), _NONE + 1)
         for k in range(entities.shape[1]):
-            select[torch.arange(len(actions)), entities[:, k]] += 1
+            select[torch.arange(len(self.actions)), entities[:, k]] += 1
         select[:, _NONE] = 0
         self.register_buffer("select", select, persistent=False)
-        self.register_buffer("const", const, persistent=False)
-        self.width = width
-        self.hand = layer_init(nn.Linear(5, width))
-        self.my_lane = layer_init(nn.Linear(19, width))
-        self.enemy_lane = layer_init(nn.Linear(19, width))
-        self.own_target = layer_init(nn.Linear(19, width))
-        self.support = layer_init(nn.Linear(5, width))
-        self.kind = layer_init(nn.Linear(const.shape[1], width))
-        self.emb = layer_init(nn.Linear(hidden, width))
         self.out = layer_init(nn.Linear(width, 1), std=0.01)
 
     def forward(self, obs: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
         n = obs.shape[0]
-        my = obs[:, 116:211].reshape(n, 5, 19)
-        table = torch.cat([
-            self.hand(obs[:, 16:66].reshape(n, 10, 5)),
-            self.my_lane(my),
-            self.enemy_lane(obs[:, 211:306].reshape(n, 5, 19)),
-            self.own_target(my),
-            self.support(obs[:, 306:316].reshape(n, 2, 5)),
-            obs.new_zeros(n, 1, self.width),
-        ], dim=1)  # [N, 28, W]
+        table = self.entity_table(obs)  # [N, 28, W]
         h = torch.matmul(self.select, table) + self.kind(self.const)[None] + self.emb(emb)[:, None, :]  # [N, A, W]
         scores = self.out(torch.tanh(h)).squeeze(-1)  # [N, A]
         return obs.new_zeros(n, NUM_ACTIONS).index_copy(1, self.actions, scores)
 
 
-class LegalActionHead(nn.Module):
+class LegalActionHead(_EntityHead):
     """A two-layer MLP score for each *legal* action, over what the action names.
 
     Like :class:`ActionFeatureHead`, the first layer is a sum of projections
-    of the entities an action names (a hand card, own and enemy lanes, an own
-    target lane, a support slot), of its type and of the actor's embedding,
-    with weights shared across hand positions and lanes; then a second hidden
-    layer, so interactions such as "this attacker against that defender" are
-    modelled beyond one additive layer. It scores only the legal
-    (position, action) pairs (7.7 of 136 candidates on average in greedy
-    play), which makes the deeper head cheaper than scoring all 136.
+    of the entities an action names, of its type and of the actor's
+    embedding; then a second hidden layer, so interactions such as "this
+    attacker against that defender" are modelled beyond one additive layer.
+    It scores only the legal (position, action) pairs (7.7 of 136 candidates
+    on average in greedy play), which makes the deeper head cheaper than
+    scoring all 136.
     """
 
     def __init__(self, hidden: int, width: int = 64):
-        super().__init__()
-        actions, entities, const = action_feature_tables()
+        super().__init__(hidden, width)
         row_of = torch.full((NUM_ACTIONS,), -1, dtype=torch.long)
-        row_of[actions] = torch.arange(len(actions))
+        row_of[self.actions] = torch.arange(len(self.actions))
         self.register_buffer("row_of", row_of, persistent=False)
-        self.register_buffer("entities", entities, persistent=False)
-        self.register_buffer("const", const, persistent=False)
-        self.width = width
-        self.hand = layer_init(nn.Linear(5, width))
-        self.my_lane = layer_init(nn.Linear(19, width))
-        self.enemy_lane = layer_init(nn.Linear(19, width))
-        self.own_target = layer_init(nn.Linear(19, width))
-        self.support = layer_init(nn.Linear(5, width))
-        self.kind = layer_init(nn.Linear(const.shape[1], width))
-        self.emb = layer_init(nn.Linear(hidden, width))
         self.fc2 = layer_init(nn.Linear(width, width))
         self.out = layer_init(nn.Linear(width, 1), std=0.01)
 
     def forward(self, obs: torch.Tensor, emb: torch.Tensor, action_mask: torch.Tensor = None) -> torch.Tensor:
         n = obs.shape[0]
-        my = obs[:, 116:211].reshape(n, 5, 19)
-        table = torch.cat([
-            self.hand(obs[:, 16:66].reshape(n, 10, 5)),
-            self.my_lane(my),
-            self.enemy_lane(obs[:, 211:306].reshape(n, 5, 19)),
-            self.own_target(my),
-            self.support(obs[:, 306:316].reshape(n, 2, 5)),
-            obs.new_zeros(n, 1, self.width),
-        ], dim=1).reshape(n * (_NONE + 1), self.width)  # [N * 28, W]
+        table = self.entity_table(obs).reshape(n * (_NONE + 1), self.width)  # [N * 28, W]
         if action_mask is None:
             action_mask = torch.zeros(n, NUM_ACTIONS, dtype=torch.bool, device=obs.device)
-            action_mask[:, self.row_of >= 0] = True
+            action_mask[:, self.actions] = True
         candidates = action_mask.bool() & (self.row_of >= 0)[None]
         pos, act = candidates.nonzero(as_tuple=True)  # the legal (position, action) pairs
         rows = self.row_of[act]
