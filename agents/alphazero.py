@@ -44,6 +44,12 @@ class Args:
     num_games: int = field(default=128, metadata={"help": "self-play games in flight (search trees)"})
     moves_per_iteration: int = field(default=32, metadata={"help": "search moves per game per iteration"})
     simulations: int = field(default=64, metadata={"help": "simulations per move in self-play"})
+    full_search_prob: float = field(default=1.0, metadata={"help": "playout cap randomisation: the share of moves "
+                                                                    "searched with --simulations (recorded for "
+                                                                    "training); the others use --fast-simulations, "
+                                                                    "without root noise, and are played only"})
+    fast_simulations: int = field(default=16, metadata={"help": "simulations of the fast moves "
+                                                               "(with --full-search-prob < 1)"})
     c_puct: float = field(default=1.25, metadata={"help": "PUCT exploration constant"})
     dirichlet_alpha: float = field(default=0.3, metadata={"help": "root noise concentration"})
     dirichlet_fraction: float = field(default=0.25, metadata={"help": "root noise weight"})
@@ -129,6 +135,10 @@ class SelfPlay:
         cfg = SearchConfig(simulations=args.simulations, c_puct=args.c_puct, dirichlet_alpha=args.dirichlet_alpha,
                            dirichlet_fraction=args.dirichlet_fraction, leaves_per_tree=args.leaves_per_tree)
         self.search = Search(args.num_games, cfg, seed=seed)
+        self.full_config = cfg
+        self.fast_config = SearchConfig(simulations=args.fast_simulations, c_puct=args.c_puct,
+                                        dirichlet_fraction=0.0, leaves_per_tree=args.leaves_per_tree)
+        self.fast_moves = 0
         self.next_seed = seed * 1_000_003
         self.actions_in_game = np.zeros(args.num_games, np.int64)
         self.trajectories: List[list] = [[] for _ in range(args.num_games)]
@@ -146,10 +156,16 @@ class SelfPlay:
         self.trajectories[i] = []
 
     def play(self, moves: int, buffer: ReplayBuffer) -> int:
-        """Plays ``moves`` moves in every game; returns the positions searched."""
+        """Plays ``moves`` moves in every game; returns the positions recorded (searched in full)."""
         s = self.search
         positions = 0
         for _ in range(moves):
+            # Playout cap randomisation (KataGo): a full search gives a policy target worth
+            # recording; a cheap one just moves the games on, so more games (value targets)
+            # finish per unit of compute.
+            full = self.args.full_search_prob >= 1.0 or self.rng.random() < self.args.full_search_prob
+            if self.args.full_search_prob < 1.0:
+                s.config = self.full_config if full else self.fast_config
             obs, masks, players, _ = s.root_state()
             s.run(self.evaluate)
             visits = s.root_visits()
@@ -158,12 +174,14 @@ class SelfPlay:
             greedy = s.choose(0.0)
             actions = np.where(self.actions_in_game < self.args.temperature_actions, sampled, greedy)
             legal = masks.sum(1)
-            for i in np.flatnonzero(legal > 1):
+            if not full:
+                self.fast_moves += 1
+            for i in np.flatnonzero((legal > 1) & full):
                 total = visits[i].sum()
                 if total > 0:
                     self.trajectories[i].append((obs[i].copy(), masks[i].astype(bool), visits[i] / total,
                                                  int(players[i]), float(root_values[i])))
-            positions += int((legal > 1).sum())
+            positions += int(((legal > 1) & full).sum())
             acting = players.copy()
             rewards, done = s.apply(actions)
             self.actions_in_game += 1
@@ -351,6 +369,10 @@ def train(args: Args) -> dict:
     from agents.az_network import Evaluator, PolicyValueNet
 
     learning_rate(args, 1)  # rejects an unknown schedule before any work
+    if not 0.0 < args.full_search_prob <= 1.0:
+        raise ValueError(f"full_search_prob must be in (0, 1], got {args.full_search_prob}")
+    if args.fast_simulations < 1:
+        raise ValueError(f"fast_simulations must be at least 1, got {args.fast_simulations}")
     if not 0.0 <= args.q_weight <= 1.0:
         raise ValueError(f"q_weight must be in [0, 1], got {args.q_weight}")
     if args.torch_threads:

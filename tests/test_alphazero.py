@@ -71,6 +71,21 @@ def test_value_targets_mix_in_the_root_search_value(tmp_path):
     assert not set(np.unique(mixed[:n])) <= {-1.0, 0.0, 1.0}
 
 
+def test_playout_cap_randomisation_records_only_full_searches(tmp_path):
+    args = tiny(tmp_path, num_games=4, simulations=16, full_search_prob=0.25, fast_simulations=2)
+    torch.manual_seed(0)
+    sp = SelfPlay(args, Evaluator(PolicyValueNet(32, 1)), seed=9)
+    buf = ReplayBuffer(20_000)
+    recorded = sum(sp.play(10, buf) for _ in range(8))
+    assert 0 < sp.fast_moves < 80 and sp.fast_moves > 40, "about three moves in four are fast"
+    pending = sum(len(t) for t in sp.trajectories)
+    assert buf.size + pending == recorded <= 4 * (80 - sp.fast_moves)
+    assert sp.search.config.simulations in (16, 2)
+    sp.search.close()
+    with pytest.raises(ValueError, match="full_search_prob"):
+        train(Args(full_search_prob=0.0))
+
+
 def test_learning_rate_schedules():
     args = Args(iterations=11, lr=1e-3, lr_min=1e-4, lr_schedule="cosine")
     lrs = [alphazero.learning_rate(args, it) for it in range(1, 12)]
