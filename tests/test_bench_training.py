@@ -97,3 +97,18 @@ def test_specs_ratios_and_markdown(bench, tiny):
               "results": rows, "errors": [], "best": best, "ratios": ratios}
     text = bench.markdown(report)
     assert "**4.0×**" in text and "ours (batch, 2t)" in text
+
+
+def test_a_run_where_every_contender_fails_writes_nothing(bench, tmp_path, monkeypatch, capsys):
+    # e.g. the package not installed: the last good JSON and RESULTS.md block must survive
+    def broken(*args, **kwargs):
+        raise ModuleNotFoundError("No module named 'agents'")
+
+    written = []
+    monkeypatch.setattr(bench, "measure_ours", broken)
+    monkeypatch.setattr(bench, "update_results_md", written.append)
+    code = bench.main(["--ours", "batch:0:1", "--sb3", "", "--rounds", "1", "--warmup", "0", "--iterations", "1",
+                       "--out", str(tmp_path)])
+    assert code == 1
+    assert written == [] and list(tmp_path.iterdir()) == []
+    assert "every contender failed" in capsys.readouterr().err
