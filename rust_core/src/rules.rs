@@ -514,7 +514,24 @@ fn start_turn_with(g: &mut Game, q: &mut Queue) {
 }
 
 /// Queues the supports' then the creatures' triggers of one player for a turn event.
+///
+/// Inlined test, out-of-line work: most turns no support and no creature has
+/// a trigger of this kind, and then this is two table lookups and a lane-set
+/// test rather than a call.
+#[inline(always)]
 fn fire_turn_triggers(g: &Game, q: &mut Queue, seat: usize, when: When) {
+    let p = &g.players[seat];
+    // An empty support slot reads the row of `EMPTY & 0xFF`, which is past the last card: no trigger.
+    let kinds = |s: &Support| cards::TRIGGER_KINDS[s.card as usize & (cards::ID_ROWS - 1)];
+    let supports = p.supports.iter().fold(0, |k, s| k | kinds(s));
+    if supports & (1 << when as u8) != 0 || p.lane_sets().get(LaneSets::TURN_TRIGGERS) != 0 {
+        queue_turn_triggers(g, q, seat, when);
+    }
+}
+
+/// The work of [`fire_turn_triggers`] when something may fire.
+#[inline(never)]
+fn queue_turn_triggers(g: &Game, q: &mut Queue, seat: usize, when: When) {
     let p = &g.players[seat];
     for s in p.supports.iter().filter(|s| s.present()) {
         queue_triggers(q, s.card, when, Ctx::of(seat as u8));
