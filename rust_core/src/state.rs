@@ -393,9 +393,11 @@ impl Player {
         for (s, c) in self.board.iter_mut().enumerate() {
             c.attacks = 0;
             c.flags &= !(F_SUMMONED | F_ABILITY_USED);
-            ready |= ((c.present() & ((c.attack + aura).max(0) > 0)) as u64) << s;
+            // Attack above 0 (an empty lane may pass with an attack aura: masked below).
+            ready |= ((c.attack + aura > 0) as u64) << s;
             ability |= ((c.flags & (F_HAS_ABILITY | F_SILENCED) == F_HAS_ABILITY) as u64) << s;
         }
+        ready &= self.lanes.get(LaneSets::OCCUPIED) as u64;
         let sets = 0b11111 << (5 * LaneSets::READY) | 0b11111 << (5 * LaneSets::ABILITY);
         self.lanes.bits =
             (self.lanes.bits & !sets) | ready << (5 * LaneSets::READY) | ability << (5 * LaneSets::ABILITY);
