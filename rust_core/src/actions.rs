@@ -283,6 +283,11 @@ fn marked_sets(me: &Player, foe: &Player) -> (LaneSets, LaneSets) {
 /// conditions come from each player's [`LaneSets`] (kept up to date by the
 /// rules engine, see there), the attacks are two table lookups on those sets
 /// and each hand card is one lookup.
+///
+/// `#[inline]`: a caller that uses the mask at once (a random or a search
+/// step) then skips the call, the saved registers and the mask's trip
+/// through memory.
+#[inline]
 pub fn legal_mask(g: &Game) -> ActionMask {
     if g.is_over() {
         return ActionMask::default();
