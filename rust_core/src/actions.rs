@@ -96,7 +96,7 @@ impl ActionMask {
     /// Number of legal actions.
     #[inline(always)]
     pub const fn count(&self) -> u32 {
-        let c = self.word_counts();
+        let c = word_counts(self.word_sums());
         c[0] + c[1] + c[2] + c[3]
     }
 
@@ -106,45 +106,48 @@ impl ActionMask {
         [self.lo as u64, (self.lo >> 64) as u64, self.hi as u64, (self.hi >> 64) as u64]
     }
 
-    /// Set bits per 64-bit word. The top two words of a legal mask hold only
-    /// lane 4's abilities (128..=134, mostly none) and end turn (255), so
-    /// they are counted by a test instead of a popcount when that is all
-    /// they hold (this target has no popcount instruction).
+    /// Per 64-bit word, the running sums of its byte popcounts (byte `i`:
+    /// set bits in bytes `0..=i`; so byte 7 is the word's popcount): a
+    /// software popcount (this target has no popcount instruction) that
+    /// stops one shift short, so that [`nth`](Self::nth) finds its bit in
+    /// the chosen word without counting it again. The top two words of a
+    /// legal mask hold only lane 4's abilities (128..=134, mostly none) and
+    /// end turn (255), so they are summed by a test instead when that is all
+    /// they hold (bit 63 alone: one bit, in byte 7).
     #[inline(always)]
-    const fn word_counts(&self) -> [u32; 4] {
+    const fn word_sums(&self) -> [u64; 4] {
         let w = self.words();
-        let (c2, c3) = if w[2] == 0 && w[3] & !(1 << 63) == 0 {
-            (0, (w[3] >> 63) as u32)
-        } else {
-            (w[2].count_ones(), w[3].count_ones())
-        };
-        [w[0].count_ones(), w[1].count_ones(), c2, c3]
+        let [s0, s1] = byte_sums(self.lo);
+        let [s2, s3] = if w[2] == 0 && w[3] & !(1 << 63) == 0 { [0, (w[3] >> 63) << 56] } else { byte_sums(self.hi) };
+        [s0, s1, s2, s3]
     }
 
     /// The `k`-th legal action in index order (`k` < `count()`).
     #[inline]
     pub fn nth(&self, k: u32) -> u8 {
-        self.nth_counted(k, self.word_counts())
+        self.nth_summed(k, self.word_sums())
     }
 
-    /// [`nth`](Self::nth) given the word counts. Branch-free: which word and
+    /// [`nth`](Self::nth) given the word sums. Branch-free: which word and
     /// which bit depend on `k`, and a random `k` would mispredict branches.
     #[inline(always)]
-    fn nth_counted(&self, k: u32, c: [u32; 4]) -> u8 {
+    fn nth_summed(&self, k: u32, s: [u64; 4]) -> u8 {
+        let c = word_counts(s);
         let total = c[0] + c[1] + c[2] + c[3];
         assert!(k < total, "nth({k}) past the {total} legal actions");
         let ends = [c[0], c[0] + c[1], c[0] + c[1] + c[2]];
         let word = (k >= ends[0]) as usize + (k >= ends[1]) as usize + (k >= ends[2]) as usize;
         let before = [0, ends[0], ends[1], ends[2]][word];
-        64 * word as u8 + select_bit(self.words()[word], k - before)
+        64 * word as u8 + select_bit(self.words()[word], s[word], k - before)
     }
 
     /// A uniformly random legal action: `nth(rng.below(count()))`, counting once.
-    #[inline]
+    #[inline(always)]
     pub fn random(&self, rng: &mut crate::rng::Rng) -> u8 {
-        let c = self.word_counts();
+        let s = self.word_sums();
+        let c = word_counts(s);
         let k = rng.below(c[0] + c[1] + c[2] + c[3]);
-        self.nth_counted(k, c)
+        self.nth_summed(k, s)
     }
 
     /// The legal actions in index order.
@@ -201,17 +204,38 @@ static SELECT_IN_BYTE: [[u8; 8]; 256] = {
     t
 };
 
-/// Position of the `k`-th set bit of `w` (`k` < its popcount), without a
-/// branch or a loop: byte popcounts, their running sums, the first byte whose
-/// sum passes `k` (a bytewise compare), then a table lookup in that byte.
+/// Both 64-bit words of `x` -> the running sums of their byte popcounts
+/// (see [`ActionMask::word_sums`]), low word first. The bit-parallel steps
+/// run on the u128: no step carries or borrows across a bit field, and the
+/// bits a shift moves from the high word into the low one land outside the
+/// step's mask, so this is two independent 64-bit popcounts' steps (and, as
+/// 128-bit arithmetic, it stays scalar: split into 64-bit lanes, the
+/// compiler vectorises it with a 64-bit multiply the target lacks).
 #[inline(always)]
-fn select_bit(w: u64, k: u32) -> u8 {
+const fn byte_sums(x: u128) -> [u64; 2] {
     const ONES: u64 = 0x0101_0101_0101_0101;
-    let b = w - ((w >> 1) & 0x5555_5555_5555_5555);
-    let b = (b & 0x3333_3333_3333_3333) + ((b >> 2) & 0x3333_3333_3333_3333);
-    let b = (b + (b >> 4)) & 0x0F0F_0F0F_0F0F_0F0F;
+    const fn rep(byte: u128) -> u128 {
+        byte * 0x0101_0101_0101_0101_0101_0101_0101_0101
+    }
+    let b = x - ((x >> 1) & rep(0x55));
+    let b = (b & rep(0x33)) + ((b >> 2) & rep(0x33));
+    let b = (b + (b >> 4)) & rep(0x0F);
+    [(b as u64).wrapping_mul(ONES), ((b >> 64) as u64).wrapping_mul(ONES)]
+}
+
+/// The popcount of each word, from its running sums (the top byte).
+#[inline(always)]
+const fn word_counts(s: [u64; 4]) -> [u32; 4] {
+    [(s[0] >> 56) as u32, (s[1] >> 56) as u32, (s[2] >> 56) as u32, (s[3] >> 56) as u32]
+}
+
+/// Position of the `k`-th set bit of `w` (`k` < its popcount), given the
+/// running sums of its byte popcounts, without a branch or a loop: the first
+/// byte whose sum passes `k` (a bytewise compare), then a table lookup in that byte.
+#[inline(always)]
+fn select_bit(w: u64, sums: u64, k: u32) -> u8 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
     // Byte i: set bits in bytes 0..=i (at most 64, so the compare below cannot borrow).
-    let sums = b.wrapping_mul(ONES);
     let passed = ((sums | 0x8080_8080_8080_8080) - (k as u64 + 1) * ONES) & 0x8080_8080_8080_8080;
     let byte = passed.trailing_zeros() >> 3;
     let before = ((sums << 8) >> (8 * byte)) as u32 & 0xFF;
