@@ -234,7 +234,7 @@ fn play_card(g: &mut Game, q: &mut Queue, h: usize, arg: usize) {
         Kind::Creature { .. } => {
             let uid = g.next_uid;
             g.next_uid = g.next_uid.wrapping_add(1).max(1);
-            *g.players[me].lane_mut(arg) = Creature::new(id, uid);
+            g.players[me].summon(arg, id, uid);
             let ctx = Ctx { slot: arg as u8, source: uid, needs_source: true, ..Ctx::of(me as u8) };
             queue_triggers(q, card.id, When::OnPlay, ctx);
         }
@@ -870,7 +870,7 @@ fn apply_effect(g: &mut Game, q: &mut Queue, effect: &'static Effect, ctx: &Ctx)
                 let Some(slot) = (0..LANES).find(|&s| !g.players[me].board[s].present()) else { break };
                 let uid = g.next_uid;
                 g.next_uid = g.next_uid.wrapping_add(1).max(1);
-                *g.players[me].lane_mut(slot) = Creature::new(card, uid);
+                g.players[me].summon(slot, card, uid);
             }
         }
         Effect::Grant(t, k) => {

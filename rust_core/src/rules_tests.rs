@@ -860,3 +860,23 @@ fn activated_abilities_cost_essence_and_work_once_per_turn() {
     g.refresh();
     assert!(!g.is_legal(action), "silenced creatures have no ability");
 }
+
+#[test]
+fn a_summoned_creature_gets_the_lane_sets_a_recompute_gives() {
+    // Player::summon looks the sets up (without auras) or marks the lane (with
+    // them); either way they must be what the board says, for every creature.
+    for c in CARDS.iter().filter(|c| matches!(c.kind, Kind::Creature { .. })) {
+        for aura in [false, true] {
+            let mut g = blank();
+            let p = &mut g.players[0];
+            if aura {
+                p.aura_attack = 1;
+                p.aura_keywords = Keywords::of(&[Stealth]);
+                p.refresh_lanes();
+            }
+            p.summon(2, c.id, 7);
+            p.refresh_lanes();
+            assert!(p.lanes_fresh(), "{} (aura {aura})", c.name);
+        }
+    }
+}

@@ -248,6 +248,84 @@ impl LaneSets {
     }
 }
 
+/// A creature's keywords -> its lane-0 bits of the [`LaneSets`] sets that
+/// follow from keywords alone, as the union of a lookup per byte
+/// (`KEYWORD_SETS[0][kw & 0xFF] | KEYWORD_SETS[1][kw >> 8]`), so
+/// [`Player::lane_bits`] does not test them keyword by keyword. Ranged,
+/// Ephemeral and Regenerate are their sets' bits; targetable (not
+/// stealthed) and guards (Guard and targetable) are no unions, so the
+/// tables hold Stealth in targetable's bit and Guard in guards' bit, and
+/// [`keyword_sets`] turns those into the sets.
+static KEYWORD_SETS: [[u64; 256]; 2] = {
+    let mut t = [[0u64; 256]; 2];
+    let mut v = 0;
+    while v < 256 {
+        t[0][v] = keyword_flags(v as u16);
+        t[1][v] = keyword_flags((v as u16) << 8);
+        v += 1;
+    }
+    t
+};
+
+/// The [`KEYWORD_SETS`] flags of keywords `kw`, computed keyword by keyword.
+const fn keyword_flags(kw: u16) -> u64 {
+    // Keyword `k` of `kw` as lane 0 of set `set`.
+    const fn bit(kw: u16, k: Keyword, set: u32) -> u64 {
+        ((kw >> k as u16 & 1) as u64) << (5 * set)
+    }
+    bit(kw, Keyword::Stealth, LaneSets::TARGETABLE)
+        | bit(kw, Keyword::Guard, LaneSets::GUARDS)
+        | bit(kw, Keyword::Ranged, LaneSets::RANGED)
+        | bit(kw, Keyword::Ephemeral, LaneSets::EPHEMERAL)
+        | bit(kw, Keyword::Regenerate, LaneSets::REGENERATE)
+}
+
+/// The lane-0 bits of the sets that follow from keywords `kw` (see [`KEYWORD_SETS`]).
+#[inline(always)]
+fn keyword_sets(kw: u16) -> u64 {
+    sets_from_flags(KEYWORD_SETS[0][kw as usize & 0xFF] | KEYWORD_SETS[1][kw as usize >> 8])
+}
+
+/// [`KEYWORD_SETS`] flags -> the sets: targetable is not stealthed, and a
+/// guard only counts when targetable.
+#[inline(always)]
+const fn sets_from_flags(flags: u64) -> u64 {
+    const TARGETABLE: u64 = 1 << (5 * LaneSets::TARGETABLE);
+    let stealth = flags & TARGETABLE;
+    (flags ^ TARGETABLE) & !(stealth << (5 * (LaneSets::GUARDS - LaneSets::TARGETABLE)))
+}
+
+/// Per creature card (index `id & 0xFF`; 0 for other rows): the lane-0 bits
+/// of [`Player::lane_bits`] for a fresh creature of the card
+/// ([`Creature::new`]) on a side without auras, so a creature entering play
+/// there gets its lane sets by one lookup (see [`Player::summon`]) rather
+/// than by a recompute. Checked against `lane_bits` by a unit test.
+static FRESH_LANE_BITS: [u64; cards::ID_ROWS] = {
+    let mut t = [0u64; cards::ID_ROWS];
+    let mut i = 0;
+    while i < cards::NUM_CARDS {
+        let card = &cards::CARD_TABLE[i];
+        if let Kind::Creature { attack, keywords, ability, .. } = card.kind {
+            let (mut kinds, mut k) = (0u64, 0);
+            while k < card.triggers.len() {
+                kinds |= 1 << card.triggers[k].when as u64;
+                k += 1;
+            }
+            let turn = 1 << When::StartOfTurn as u64 | 1 << When::EndOfTurn as u64;
+            // No attack made yet; played this turn, so ready only with Rush.
+            let ready = (attack > 0 && keywords.has(Keyword::Rush)) as u64;
+            t[i] = sets_from_flags(keyword_flags(keywords.0))
+                | 1 << (5 * LaneSets::OCCUPIED)
+                | ready << (5 * LaneSets::READY)
+                | (ability.is_some() as u64) << (5 * LaneSets::ABILITY)
+                | ((kinds & turn != 0) as u64) << (5 * LaneSets::TURN_TRIGGERS)
+                | (kinds >> When::AllyDies as u64 & 1) << (5 * LaneSets::ALLY_TRIGGERS);
+        }
+        i += 1;
+    }
+    t
+};
+
 /// One player's side of the table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Player {
@@ -306,13 +384,14 @@ impl Player {
 
     /// The lane's bit in every [`LaneSets`] set (lane `s` of each).
     /// Branch-free: the board changes with every action, so branches on it
-    /// would mispredict.
+    /// would mispredict. The sets that follow from keywords alone are two
+    /// table lookups (see [`keyword_sets`]).
     #[inline(always)]
     fn lane_bits(&self, s: usize) -> u64 {
         let c = &self.board[s];
-        let kw = self.keywords_of(c).0 as u64;
-        let bit = |k: Keyword| kw >> k as u64 & 1;
-        let targetable = bit(Keyword::Stealth) ^ 1;
+        let kw = self.keywords_of(c).0;
+        let bit = |k: Keyword| (kw >> k as u16 & 1) as u64;
+        let from_keywords = keyword_sets(kw);
         // As `actions::can_attack`: attacks left (two with Frenzy), attack
         // above 0, and not played this turn unless it has Rush.
         let attacks_left = (c.attacks as u64 <= bit(Keyword::Frenzy)) as u64;
@@ -323,14 +402,10 @@ impl Player {
             cards::TRIGGER_KINDS[c.card as usize & (cards::ID_ROWS - 1)] as u64 * (c.flags & F_SILENCED == 0) as u64;
         let turn = 1 << When::StartOfTurn as u64 | 1 << When::EndOfTurn as u64;
         let in_set = |k: u32, b: u64| b << (5 * k);
-        let all = in_set(LaneSets::OCCUPIED, 1)
-            | in_set(LaneSets::TARGETABLE, targetable)
-            | in_set(LaneSets::GUARDS, targetable & bit(Keyword::Guard))
+        let all = from_keywords
+            | in_set(LaneSets::OCCUPIED, 1)
             | in_set(LaneSets::READY, ready)
-            | in_set(LaneSets::RANGED, bit(Keyword::Ranged))
             | in_set(LaneSets::ABILITY, ability)
-            | in_set(LaneSets::EPHEMERAL, bit(Keyword::Ephemeral))
-            | in_set(LaneSets::REGENERATE, bit(Keyword::Regenerate))
             | in_set(LaneSets::TURN_TRIGGERS, (triggers & turn != 0) as u64)
             | in_set(LaneSets::ALLY_TRIGGERS, triggers >> When::AllyDies as u64 & 1);
         // Nothing for an empty lane.
@@ -438,6 +513,20 @@ impl Player {
     pub(crate) fn lane_mut(&mut self, s: usize) -> &mut Creature {
         self.mark(s);
         &mut self.board[s]
+    }
+
+    /// A fresh creature of `card` ([`Creature::new`]) enters the empty lane
+    /// `s`. Without auras its lane sets follow from the card alone and are
+    /// looked up ([`FRESH_LANE_BITS`]); otherwise the lane is marked.
+    #[inline(always)]
+    pub(crate) fn summon(&mut self, s: usize, card: CardId, uid: u16) {
+        self.board[s] = Creature::new(card, uid);
+        if self.aura_attack == 0 && self.aura_keywords.is_empty() {
+            let bits = FRESH_LANE_BITS[card as usize & (cards::ID_ROWS - 1)];
+            self.lanes.bits = (self.lanes.bits & !(LaneSets::LANE_0 << s)) | bits << s;
+        } else {
+            self.mark(s);
+        }
     }
 
     /// True when the lane sets (the stored ones, with the marked lanes
