@@ -222,8 +222,11 @@ impl LaneSets {
     pub const TURN_TRIGGERS: u32 = 8;
     /// Unsilenced creatures with an ally-dies trigger.
     pub const ALLY_TRIGGERS: u32 = 9;
+    /// Creatures with attack above 0 (with auras): the ready ones once a
+    /// turn start readies them (see `Player::ready_all`).
+    pub const ARMED: u32 = 10;
     /// Bit of lane 0 in every set.
-    const LANE_0: u64 = 0x2108_4210_8421;
+    const LANE_0: u64 = 0x4_2108_4210_8421;
     /// Not a set of the board: the marked lanes.
     const MARKED: u32 = 11;
     /// The marked lanes' bits.
@@ -319,7 +322,8 @@ static FRESH_LANE_BITS: [u64; cards::ID_ROWS] = {
                 | ready << (5 * LaneSets::READY)
                 | (ability.is_some() as u64) << (5 * LaneSets::ABILITY)
                 | ((kinds & turn != 0) as u64) << (5 * LaneSets::TURN_TRIGGERS)
-                | (kinds >> When::AllyDies as u64 & 1) << (5 * LaneSets::ALLY_TRIGGERS);
+                | (kinds >> When::AllyDies as u64 & 1) << (5 * LaneSets::ALLY_TRIGGERS)
+                | ((attack > 0) as u64) << (5 * LaneSets::ARMED);
         }
         i += 1;
     }
@@ -396,7 +400,8 @@ impl Player {
         // above 0, and not played this turn unless it has Rush.
         let attacks_left = (c.attacks as u64 <= bit(Keyword::Frenzy)) as u64;
         let fresh = (c.flags & F_SUMMONED == 0) as u64 | bit(Keyword::Rush);
-        let ready = attacks_left & (self.attack_of(c) > 0) as u64 & fresh;
+        let armed = (self.attack_of(c) > 0) as u64;
+        let ready = attacks_left & armed & fresh;
         let ability = (c.flags & (F_HAS_ABILITY | F_ABILITY_USED | F_SILENCED) == F_HAS_ABILITY) as u64;
         let triggers =
             cards::TRIGGER_KINDS[c.card as usize & (cards::ID_ROWS - 1)] as u64 * (c.flags & F_SILENCED == 0) as u64;
@@ -407,7 +412,8 @@ impl Player {
             | in_set(LaneSets::READY, ready)
             | in_set(LaneSets::ABILITY, ability)
             | in_set(LaneSets::TURN_TRIGGERS, (triggers & turn != 0) as u64)
-            | in_set(LaneSets::ALLY_TRIGGERS, triggers >> When::AllyDies as u64 & 1);
+            | in_set(LaneSets::ALLY_TRIGGERS, triggers >> When::AllyDies as u64 & 1)
+            | in_set(LaneSets::ARMED, armed);
         // Nothing for an empty lane.
         (all & 0u64.wrapping_sub(c.present() as u64)) << s
     }
@@ -458,21 +464,18 @@ impl Player {
     /// Readies every creature at its owner's turn start (attacks made and
     /// the summoned and ability-used flags reset; an empty lane is
     /// `Creature::NONE` and stays so) and updates the lane sets in place: a
-    /// creature can attack iff its attack is above 0, its ability is usable
-    /// iff it has one and is not silenced; no other set depends on what
-    /// changed.
+    /// creature can attack iff its attack is above 0 (the armed set), its
+    /// ability is usable iff it has one and is not silenced; no other set
+    /// depends on what changed.
     #[inline(always)]
     pub(crate) fn ready_all(&mut self) {
-        let (mut ready, mut ability) = (0u64, 0u64);
-        let aura = self.aura_attack;
+        let mut ability = 0u64;
         for (s, c) in self.board.iter_mut().enumerate() {
             c.attacks = 0;
             c.flags &= !(F_SUMMONED | F_ABILITY_USED);
-            // Attack above 0 (an empty lane may pass with an attack aura: masked below).
-            ready |= ((c.attack + aura > 0) as u64) << s;
             ability |= ((c.flags & (F_HAS_ABILITY | F_SILENCED) == F_HAS_ABILITY) as u64) << s;
         }
-        ready &= self.lanes.get(LaneSets::OCCUPIED) as u64;
+        let ready = self.lanes.get(LaneSets::ARMED) as u64;
         let sets = 0b11111 << (5 * LaneSets::READY) | 0b11111 << (5 * LaneSets::ABILITY);
         self.lanes.bits =
             (self.lanes.bits & !sets) | ready << (5 * LaneSets::READY) | ability << (5 * LaneSets::ABILITY);
