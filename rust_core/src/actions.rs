@@ -351,10 +351,12 @@ pub fn legal_mask(g: &Game) -> ActionMask {
         let by_kind: [&[u64; 8]; 2] = [&NONE_8, &args];
         let mut plays = 0u64;
         let n = (me.hand_len as usize).min(HAND_MAX);
-        for (h, &card) in me.hand[..n].iter().enumerate() {
+        // Last card first, each shifting the earlier ones' bits up by five:
+        // card h ends at bits 5h..5h+4 with a constant shift per card.
+        for &card in me.hand[..n].iter().rev() {
             debug_assert!((card as usize) < cards::NUM_CARDS, "hand card {card}");
             let info = cards::PLAY_INFO[card as usize & (cards::ID_ROWS - 1)];
-            plays |= by_kind[(info.cost <= me.essence) as usize][info.arg as usize & 7] << (5 * h);
+            plays = plays << 5 | by_kind[(info.cost <= me.essence) as usize][info.arg as usize & 7];
         }
         lo |= plays as u128;
     }
