@@ -341,14 +341,13 @@ pub fn legal_mask(g: &Game) -> ActionMask {
     let mut hi = 1u128 << (END_TURN - 128);
 
     // Play a card: 1 AP plus its essence cost. The argument set is looked up
-    // by affordability and the card's play kind: row 0 (too costly) is empty.
-    // A lookup rather than a select, so there is no branch per card.
+    // by the card's play kind and kept if the card is affordable, with no
+    // branch per card.
     if me.ap >= 1 {
         let own_empty = !own_occupied & 0b11111;
         let support_empty = (!me.supports[0].present() as u64) | (!me.supports[1].present() as u64) << 1;
-        // Row `affordable`, column `PlayArg as usize`.
+        // By `PlayArg as usize`.
         let args = [own_empty as u64, support_empty, foe_targetable as u64, own_occupied as u64, 1, 0, 0, 0];
-        let by_kind: [&[u64; 8]; 2] = [&NONE_8, &args];
         let mut plays = 0u64;
         let n = (me.hand_len as usize).min(HAND_MAX);
         // Last card first, each shifting the earlier ones' bits up by five:
@@ -356,7 +355,11 @@ pub fn legal_mask(g: &Game) -> ActionMask {
         for &card in me.hand[..n].iter().rev() {
             debug_assert!((card as usize) < cards::NUM_CARDS, "hand card {card}");
             let info = cards::PLAY_INFO[card as usize & (cards::ID_ROWS - 1)];
-            plays = plays << 5 | by_kind[(info.cost <= me.essence) as usize][info.arg as usize & 7];
+            // All of the row or nothing, by a mask from the borrow of
+            // `essence - cost`: the compiler turns a compare (or a choice of
+            // rows) into a branch per card here, which mispredicts.
+            let affordable = ((me.essence as u64 | 0x100) - info.cost as u64) >> 8 & 1;
+            plays = plays << 5 | (args[info.arg as usize & 7] & 0u64.wrapping_sub(affordable));
         }
         lo |= plays as u128;
     }
