@@ -32,6 +32,10 @@ from essence_wars.search import Search, SearchConfig
 
 OBS_SIZE, NUM_ACTIONS = core.OBS_SIZE, core.NUM_ACTIONS
 
+#: The network shipped with the package (``az:shipped@N`` in ``essence-wars eval``;
+#: trained by the command in docs/ALPHAZERO.md, exported by :func:`export_network`).
+SHIPPED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "alphazero_essence_wars.pt")
+
 
 @dataclass
 class Args:
@@ -284,15 +288,35 @@ class SearchAgent:
 
 
 def load_network(path: str, device: str = "cpu"):
+    """The network of a checkpoint (a training checkpoint or an export; ``"shipped"``: :data:`SHIPPED`)."""
     import torch
 
     from agents.az_network import PolicyValueNet
 
+    path = SHIPPED if path == "shipped" else path
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no AlphaZero checkpoint at {path!r}")
     ckpt = torch.load(path, map_location=device, weights_only=False)
+    if not isinstance(ckpt, dict) or "network" not in ckpt or "model" not in ckpt:
+        raise ValueError(f"{path!r} is not an AlphaZero checkpoint (no 'network' and 'model' entries)")
     net = PolicyValueNet(**ckpt["network"])
     net.load_state_dict(ckpt["model"])
     net.eval()
     return net
+
+
+def export_network(src: str, dst: str = SHIPPED) -> str:
+    """Copies a training checkpoint without the optimiser state and the RNG (for shipping):
+    the weights, the network's shape, the training arguments and counters."""
+    import torch
+
+    ckpt = torch.load(src, map_location="cpu", weights_only=False)
+    if not isinstance(ckpt, dict) or "network" not in ckpt or "model" not in ckpt:
+        raise ValueError(f"{src!r} is not an AlphaZero checkpoint (no 'network' and 'model' entries)")
+    out = {k: ckpt[k] for k in ("model", "network", "args", "state") if k in ckpt}
+    os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
+    torch.save(out, dst)
+    return dst
 
 
 def load_agent(path: str, simulations: int = 64, device: str = "cpu", seed: int = 0) -> SearchAgent:

@@ -4,6 +4,8 @@ checkpoint and resume, the search agent, and the CLI wiring."""
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -144,3 +146,32 @@ def test_cli_registers_train_alphazero(tmp_path):
     p = argparse.ArgumentParser()
     alphazero.configure(p)
     assert p.parse_args([]).eval_simulations == Args().eval_simulations
+
+
+def test_export_keeps_the_network_and_drops_the_optimiser(tmp_path, monkeypatch):
+    import subprocess
+
+    from agents import alphazero, evaluate
+
+    ckpt = train(tiny(tmp_path, iterations=1, eval_every=0))["checkpoint"]
+    dst = str(tmp_path / "az.pt")
+    # the same command as PPO's export: python -m agents.checkpoint SRC DST
+    done = subprocess.run([sys.executable, "-m", "agents.checkpoint", ckpt, dst], capture_output=True, text=True,
+                          cwd=str(Path(__file__).resolve().parent.parent))
+    assert done.returncode == 0, done.stderr
+    exported = torch.load(dst, weights_only=False)
+    assert "optimizer" not in exported and "torch_rng" not in exported
+    assert exported["network"] == torch.load(ckpt, weights_only=False)["network"]
+    x = torch.randn(7, 326)
+    with torch.no_grad():
+        a, b = alphazero.load_network(ckpt)(x), alphazero.load_network(dst)(x)
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    # "az:shipped@N" is the packaged export
+    monkeypatch.setattr(alphazero, "SHIPPED", dst)
+    searcher = evaluate.resolve_agent("az:shipped@3")
+    assert searcher.simulations == 3
+    with pytest.raises(FileNotFoundError, match="no AlphaZero checkpoint"):
+        alphazero.load_network(str(tmp_path / "missing.pt"))
+    torch.save({"model": {}}, tmp_path / "not_az.pt")
+    with pytest.raises(ValueError, match="not an AlphaZero checkpoint"):
+        alphazero.load_network(str(tmp_path / "not_az.pt"))
