@@ -577,11 +577,15 @@ impl Player {
                 k = k.union(aura.keywords);
             }
         }
+        // The attack and keyword auras are inputs of every creature's sets (an
+        // empty lane is in no set); the health aura is none, and a support
+        // without an attack or keyword aura changes neither.
+        if (a, k) != (self.aura_attack, self.aura_keywords) {
+            self.lanes.mark(self.lanes.get(LaneSets::OCCUPIED));
+        }
         self.aura_attack = a;
         self.aura_health = h;
         self.aura_keywords = k;
-        // Auras are inputs of every creature's sets (an empty lane is in no set).
-        self.lanes.mark(self.lanes.get(LaneSets::OCCUPIED));
     }
 
     /// Draws the top card; a full hand discards it, an empty deck does nothing.
