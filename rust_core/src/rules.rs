@@ -620,38 +620,42 @@ fn remove_dead(g: &mut Game, q: &mut Queue) {
     let first = g.active as usize;
     let mut volatile: [(u8, u8, u16); 2 * LANES] = [(0, 0, 0); 2 * LANES];
     let mut n_volatile = 0;
-    for seat in [first, 1 - first] {
-        let mut lanes = candidates >> (LANES * seat) & 0b11111;
-        while lanes != 0 {
-            let s = lanes.trailing_zeros() as usize;
-            lanes &= lanes - 1;
-            if is_dying(g, seat, s) != Some(true) {
-                continue;
-            }
-            let c = g.players[seat].board[s];
-            let kw = g.players[seat].keywords_of(&c);
-            g.players[seat].clear_lane(s);
-            let ctx = Ctx { slot: s as u8, source: c.uid, ..Ctx::of(seat as u8) };
-            if !c.has_flag(F_SILENCED) {
-                queue_triggers(q, c.card, When::OnDeath, ctx);
-            }
-            let p = &g.players[seat];
-            // Only unsilenced creatures with an ally-dies trigger can queue anything.
-            let mut allies = p.lane_sets().get(LaneSets::ALLY_TRIGGERS);
-            while allies != 0 {
-                let slot = allies.trailing_zeros() as usize;
-                allies &= allies - 1;
-                let ally = &p.board[slot];
-                let actx = Ctx { slot: slot as u8, source: ally.uid, other: c.uid, needs_source: true, ..Ctx::of(seat as u8) };
-                queue_triggers(q, ally.card, When::AllyDies, actx);
-            }
-            for sup in p.supports.iter().filter(|x| x.present()) {
-                queue_triggers(q, sup.card, When::AllyDies, Ctx::of(seat as u8));
-            }
-            if kw.has(Keyword::Volatile) {
-                volatile[n_volatile] = (seat as u8, s as u8, c.uid);
-                n_volatile += 1;
-            }
+    // One pass over the candidates in removal order: the player to move's
+    // lanes as bits 0..=4, the other player's as bits 5..=9.
+    let mine = candidates >> (LANES * first) & 0b11111;
+    let theirs = candidates >> (LANES * (1 - first)) & 0b11111;
+    let mut order = mine | theirs << LANES;
+    while order != 0 {
+        let i = order.trailing_zeros() as usize;
+        order &= order - 1;
+        let (seat, s) = if i < LANES { (first, i) } else { (1 - first, i - LANES) };
+        if is_dying(g, seat, s) != Some(true) {
+            continue;
+        }
+        let c = g.players[seat].board[s];
+        let kw = g.players[seat].keywords_of(&c);
+        g.players[seat].clear_lane(s);
+        let ctx = Ctx { slot: s as u8, source: c.uid, ..Ctx::of(seat as u8) };
+        if !c.has_flag(F_SILENCED) {
+            queue_triggers(q, c.card, When::OnDeath, ctx);
+        }
+        let p = &g.players[seat];
+        // Only unsilenced creatures with an ally-dies trigger can queue anything.
+        let mut allies = p.lane_sets().get(LaneSets::ALLY_TRIGGERS);
+        while allies != 0 {
+            let slot = allies.trailing_zeros() as usize;
+            allies &= allies - 1;
+            let ally = &p.board[slot];
+            let actx =
+                Ctx { slot: slot as u8, source: ally.uid, other: c.uid, needs_source: true, ..Ctx::of(seat as u8) };
+            queue_triggers(q, ally.card, When::AllyDies, actx);
+        }
+        for sup in p.supports.iter().filter(|x| x.present()) {
+            queue_triggers(q, sup.card, When::AllyDies, Ctx::of(seat as u8));
+        }
+        if kw.has(Keyword::Volatile) {
+            volatile[n_volatile] = (seat as u8, s as u8, c.uid);
+            n_volatile += 1;
         }
     }
     for &(seat, slot, uid) in &volatile[..n_volatile] {
