@@ -670,6 +670,10 @@ fn check_winner(g: &mut Game) {
     }
     let dead0 = g.players[0].life <= 0;
     let dead1 = g.players[1].life <= 0;
+    // Usually both live in attrition mode: the game runs on, nothing written.
+    if !dead0 && !dead1 && g.mode != Mode::EssenceDuel {
+        return;
+    }
     g.outcome = match (dead0, dead1) {
         (true, true) => Outcome::Draw,
         (true, false) => Outcome::Winner(1),
