@@ -141,6 +141,8 @@ def resolve_agent(spec: AgentSpec, seed: int = 0, deterministic: bool = False):
         from agents.alphazero import load_agent
 
         path, _, sims = spec[3:].partition("@")
+        if sims and not (sims.isdigit() and int(sims) > 0):
+            raise ValueError(f"az:PATH@SIMULATIONS needs a positive whole number of simulations, got {sims!r}")
         return load_agent(path, simulations=int(sims or 64), seed=seed)
     if isinstance(spec, str):
         from agents.checkpoint import load
@@ -357,7 +359,9 @@ def elo_table(agents: Sequence[AgentSpec], games: int = 200, seed: int = 0, deck
 
 def configure_eval(p: argparse.ArgumentParser) -> None:
     p.add_argument("--agent", default="shipped",
-                   help="checkpoint path, 'shipped' (the packaged PPO checkpoint) or a bot name (default: shipped)")
+                   help="checkpoint path, 'shipped' (the packaged PPO checkpoint), az:PATH@N (an AlphaZero "
+                        "network searching N simulations per move; az:shipped@N is the packaged one) or a bot name "
+                        "(default: shipped)")
     p.add_argument("--opponent", nargs="+", default=["greedy"],
                    help="one or more opponents: bot names (random, greedy, mcts-N) or checkpoint paths")
     p.add_argument("--games", type=int, default=1000, help="games per opponent (seats swapped, decks rotated)")

@@ -170,6 +170,9 @@ def test_export_keeps_the_network_and_drops_the_optimiser(tmp_path, monkeypatch)
     monkeypatch.setattr(alphazero, "SHIPPED", dst)
     searcher = evaluate.resolve_agent("az:shipped@3")
     assert searcher.simulations == 3
+    for bad in ("az:shipped@many", "az:shipped@0", "az:shipped@-3"):
+        with pytest.raises(ValueError, match="positive whole number of simulations"):
+            evaluate.resolve_agent(bad)
     with pytest.raises(FileNotFoundError, match="no AlphaZero checkpoint"):
         alphazero.load_network(str(tmp_path / "missing.pt"))
     torch.save({"model": {}}, tmp_path / "not_az.pt")
