@@ -400,6 +400,7 @@ fn holds(g: &Game, seat: usize, slot: usize, uid: u16) -> bool {
 
 /// `Some(true)` when the creature in the slot is present and due to die,
 /// `Some(false)` when present and alive, `None` for an empty slot.
+#[inline]
 fn is_dying(g: &Game, seat: usize, slot: usize) -> Option<bool> {
     let p = &g.players[seat];
     let c = &p.board[slot];
@@ -526,12 +527,17 @@ fn start_turn_with(g: &mut Game, q: &mut Queue) {
 #[inline(always)]
 fn fire_turn_triggers(g: &Game, q: &mut Queue, seat: usize, when: When) {
     let p = &g.players[seat];
-    // An empty support slot reads the row of `EMPTY & 0xFF`, which is past the last card: no trigger.
-    let kinds = |s: &Support| cards::TRIGGER_KINDS[s.card as usize & (cards::ID_ROWS - 1)];
-    let supports = p.supports.iter().fold(0, |k, s| k | kinds(s));
-    if supports & (1 << when as u8) != 0 || p.lane_sets().get(LaneSets::TURN_TRIGGERS) != 0 {
+    if support_trigger_kinds(p) & (1 << when as u8) != 0 || p.lane_sets().get(LaneSets::TURN_TRIGGERS) != 0 {
         queue_turn_triggers(g, q, seat, when);
     }
+}
+
+/// The union of the player's supports' trigger kinds (bit `When as u8`):
+/// two table lookups, so callers skip the supports when none can fire.
+#[inline(always)]
+fn support_trigger_kinds(p: &Player) -> u8 {
+    // An empty support slot reads the row of `EMPTY & 0xFF`, which is past the last card: no trigger.
+    p.supports.iter().fold(0, |k, s| k | cards::TRIGGER_KINDS[s.card as usize & (cards::ID_ROWS - 1)])
 }
 
 /// The work of [`fire_turn_triggers`] when something may fire.
@@ -650,8 +656,10 @@ fn remove_dead(g: &mut Game, q: &mut Queue) {
                 Ctx { slot: slot as u8, source: ally.uid, other: c.uid, needs_source: true, ..Ctx::of(seat as u8) };
             queue_triggers(q, ally.card, When::AllyDies, actx);
         }
-        for sup in p.supports.iter().filter(|x| x.present()) {
-            queue_triggers(q, sup.card, When::AllyDies, Ctx::of(seat as u8));
+        if support_trigger_kinds(p) & (1 << When::AllyDies as u8) != 0 {
+            for sup in p.supports.iter().filter(|x| x.present()) {
+                queue_triggers(q, sup.card, When::AllyDies, Ctx::of(seat as u8));
+            }
         }
         if kw.has(Keyword::Volatile) {
             volatile[n_volatile] = (seat as u8, s as u8, c.uid);
