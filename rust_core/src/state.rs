@@ -298,6 +298,33 @@ const fn sets_from_flags(flags: u64) -> u64 {
     (flags ^ TARGETABLE) & !(stealth << (5 * (LaneSets::GUARDS - LaneSets::TARGETABLE)))
 }
 
+/// The lane-0 bits of the trigger sets (turn triggers, ally triggers) for
+/// trigger kinds `kinds` (bit `When as u8`, as in [`cards::TRIGGER_KINDS`]).
+const fn trigger_sets(kinds: u64) -> u64 {
+    let turn = 1 << When::StartOfTurn as u64 | 1 << When::EndOfTurn as u64;
+    ((kinds & turn != 0) as u64) << (5 * LaneSets::TURN_TRIGGERS)
+        | (kinds >> When::AllyDies as u64 & 1) << (5 * LaneSets::ALLY_TRIGGERS)
+}
+
+/// Per card (index `id & 0xFF`, see [`cards::ID_ROWS`]): the lane-0 bits of
+/// the trigger sets of an unsilenced creature of the card, so
+/// [`Player::lane_bits`] looks them up rather than testing trigger kinds.
+static TRIGGER_SETS: [u64; cards::ID_ROWS] = {
+    let mut t = [0u64; cards::ID_ROWS];
+    let mut i = 0;
+    while i < cards::NUM_CARDS {
+        let triggers = cards::CARD_TABLE[i].triggers;
+        let (mut kinds, mut k) = (0u64, 0);
+        while k < triggers.len() {
+            kinds |= 1 << triggers[k].when as u64;
+            k += 1;
+        }
+        t[i] = trigger_sets(kinds);
+        i += 1;
+    }
+    t
+};
+
 /// Per creature card (index `id & 0xFF`; 0 for other rows): the lane-0 bits
 /// of [`Player::lane_bits`] for a fresh creature of the card
 /// ([`Creature::new`]) on a side without auras, so a creature entering play
@@ -314,15 +341,13 @@ static FRESH_LANE_BITS: [u64; cards::ID_ROWS] = {
                 kinds |= 1 << card.triggers[k].when as u64;
                 k += 1;
             }
-            let turn = 1 << When::StartOfTurn as u64 | 1 << When::EndOfTurn as u64;
             // No attack made yet; played this turn, so ready only with Rush.
             let ready = (attack > 0 && keywords.has(Keyword::Rush)) as u64;
             t[i] = sets_from_flags(keyword_flags(keywords.0))
+                | trigger_sets(kinds)
                 | 1 << (5 * LaneSets::OCCUPIED)
                 | ready << (5 * LaneSets::READY)
                 | (ability.is_some() as u64) << (5 * LaneSets::ABILITY)
-                | ((kinds & turn != 0) as u64) << (5 * LaneSets::TURN_TRIGGERS)
-                | (kinds >> When::AllyDies as u64 & 1) << (5 * LaneSets::ALLY_TRIGGERS)
                 | ((attack > 0) as u64) << (5 * LaneSets::ARMED);
         }
         i += 1;
@@ -403,16 +428,14 @@ impl Player {
         let armed = (self.attack_of(c) > 0) as u64;
         let ready = attacks_left & armed & fresh;
         let ability = (c.flags & (F_HAS_ABILITY | F_ABILITY_USED | F_SILENCED) == F_HAS_ABILITY) as u64;
-        let triggers =
-            cards::TRIGGER_KINDS[c.card as usize & (cards::ID_ROWS - 1)] as u64 * (c.flags & F_SILENCED == 0) as u64;
-        let turn = 1 << When::StartOfTurn as u64 | 1 << When::EndOfTurn as u64;
+        // A silenced creature's triggers do not fire.
+        let triggers = TRIGGER_SETS[c.card as usize & (cards::ID_ROWS - 1)] * (c.flags & F_SILENCED == 0) as u64;
         let in_set = |k: u32, b: u64| b << (5 * k);
         let all = from_keywords
+            | triggers
             | in_set(LaneSets::OCCUPIED, 1)
             | in_set(LaneSets::READY, ready)
             | in_set(LaneSets::ABILITY, ability)
-            | in_set(LaneSets::TURN_TRIGGERS, (triggers & turn != 0) as u64)
-            | in_set(LaneSets::ALLY_TRIGGERS, triggers >> When::AllyDies as u64 & 1)
             | in_set(LaneSets::ARMED, armed);
         // Nothing for an empty lane.
         (all & 0u64.wrapping_sub(c.present() as u64)) << s
