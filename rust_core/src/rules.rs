@@ -268,7 +268,7 @@ fn use_ability(g: &mut Game, q: &mut Queue, slot: usize, target: u8) {
     let c = g.players[me].board[slot];
     let ab = cards::card(c.card).ability().expect("legal ability");
     g.players[me].essence -= ab.cost;
-    g.players[me].lane_mut(slot).flags |= F_ABILITY_USED;
+    g.players[me].spend_ability(slot);
     let mut ctx = Ctx { slot: slot as u8, source: c.uid, ..Ctx::of(me as u8) };
     match target {
         ABILITY_ENEMY_PLAYER => ctx.chosen_player = 1,

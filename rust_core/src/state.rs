@@ -528,6 +528,14 @@ impl Player {
         self.lanes.bits = (self.lanes.bits & !(sets << s)) | bits << s;
     }
 
+    /// The creature in lane `s` uses its activated ability (once per turn):
+    /// it leaves the ability set, in place; no other set reads that flag.
+    #[inline(always)]
+    pub(crate) fn spend_ability(&mut self, s: usize) {
+        self.board[s].flags |= F_ABILITY_USED;
+        self.lanes.bits &= !(1 << (5 * LaneSets::ABILITY + s as u32));
+    }
+
     /// Marks lane `s`: one of its lane-set inputs is about to change.
     #[inline(always)]
     pub(crate) fn mark(&mut self, s: usize) {
