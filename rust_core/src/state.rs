@@ -506,8 +506,10 @@ impl Player {
 
     /// The creature in lane `s` attacks: one more attack made, and Stealth
     /// lost. Updates its lane sets in place: it is targetable now, a Guard
-    /// if it has Guard, and ready only if it has an attack left; no other
-    /// set depends on what changed.
+    /// if it has Guard, and ready only if it was and has an attack left (its
+    /// attack, flags and other keywords are what its ready bit was set from;
+    /// a lane marked since is recomputed anyway); no other set depends on
+    /// what changed.
     #[inline(always)]
     pub(crate) fn attack_with(&mut self, s: usize) {
         let c = &mut self.board[s];
@@ -516,10 +518,8 @@ impl Player {
         c.suppressed = c.suppressed.union(Keyword::Stealth.set());
         let c = &self.board[s];
         let kw = self.keywords_of(c);
-        let ready = c.present()
-            & (c.attacks < 1 + kw.has(Keyword::Frenzy) as u8)
-            & (self.attack_of(c) > 0)
-            & (c.flags & F_SUMMONED == 0 || kw.has(Keyword::Rush));
+        let was_ready = self.lanes.get(LaneSets::READY) >> s & 1 != 0;
+        let ready = was_ready & (c.attacks < 1 + kw.has(Keyword::Frenzy) as u8);
         let guard = c.present() & kw.has(Keyword::Guard);
         let sets = 1 << (5 * LaneSets::READY) | 1 << (5 * LaneSets::TARGETABLE) | 1 << (5 * LaneSets::GUARDS);
         let bits = (ready as u64) << (5 * LaneSets::READY)
