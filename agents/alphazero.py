@@ -287,18 +287,29 @@ class SearchAgent:
         return int(self.act(observation[None], action_mask[None])[0])
 
 
-def load_network(path: str, device: str = "cpu"):
-    """The network of a checkpoint (a training checkpoint or an export; ``"shipped"``: :data:`SHIPPED`)."""
-    import torch
+def is_checkpoint(ckpt) -> bool:
+    """True for a loaded AlphaZero checkpoint or export (its network has residual ``blocks``)."""
+    return isinstance(ckpt, dict) and "model" in ckpt and "blocks" in (ckpt.get("network") or {})
 
-    from agents.az_network import PolicyValueNet
+
+def read_checkpoint(path: str, device: str = "cpu") -> dict:
+    """A training checkpoint or an export as a dict (``"shipped"``: :data:`SHIPPED`), or a clear error."""
+    import torch
 
     path = SHIPPED if path == "shipped" else path
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no AlphaZero checkpoint at {path!r}")
     ckpt = torch.load(path, map_location=device, weights_only=False)
-    if not isinstance(ckpt, dict) or "network" not in ckpt or "model" not in ckpt:
-        raise ValueError(f"{path!r} is not an AlphaZero checkpoint (no 'network' and 'model' entries)")
+    if not is_checkpoint(ckpt):
+        raise ValueError(f"{path!r} is not an AlphaZero checkpoint (no 'model' and residual 'network' entries)")
+    return ckpt
+
+
+def load_network(path: str, device: str = "cpu"):
+    """The network of a checkpoint (a training checkpoint or an export; ``"shipped"``: :data:`SHIPPED`)."""
+    from agents.az_network import PolicyValueNet
+
+    ckpt = read_checkpoint(path, device)
     net = PolicyValueNet(**ckpt["network"])
     net.load_state_dict(ckpt["model"])
     net.eval()
@@ -310,9 +321,7 @@ def export_network(src: str, dst: str = SHIPPED) -> str:
     the weights, the network's shape, the training arguments and counters."""
     import torch
 
-    ckpt = torch.load(src, map_location="cpu", weights_only=False)
-    if not isinstance(ckpt, dict) or "network" not in ckpt or "model" not in ckpt:
-        raise ValueError(f"{src!r} is not an AlphaZero checkpoint (no 'network' and 'model' entries)")
+    ckpt = read_checkpoint(src)
     out = {k: ckpt[k] for k in ("model", "network", "args", "state") if k in ckpt}
     os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
     torch.save(out, dst)

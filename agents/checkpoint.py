@@ -160,12 +160,11 @@ if __name__ == "__main__":
     import sys
 
     # python -m agents.checkpoint SRC [DST]: export SRC for shipping (default DST: agents/data/).
-    # A PPO checkpoint or an AlphaZero one (its network has residual "blocks").
-    raw = torch.load(sys.argv[1], map_location="cpu", weights_only=False)
-    if isinstance(raw, dict) and "blocks" in (raw.get("network") or {}):
-        from agents.alphazero import SHIPPED as AZ_SHIPPED, export_network
+    # A PPO checkpoint or an AlphaZero one.
+    from agents import alphazero
 
-        out = Path(export_network(sys.argv[1], *(sys.argv[2:3] or [AZ_SHIPPED])))
+    if alphazero.is_checkpoint(torch.load(sys.argv[1], map_location="cpu", weights_only=False)):
+        out = Path(alphazero.export_network(sys.argv[1], *(sys.argv[2:3] or [alphazero.SHIPPED])))
     else:
         out = export(sys.argv[1], *(sys.argv[2:3] or [SHIPPED]))
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB)")

@@ -316,8 +316,9 @@ def train(args: Args) -> dict:
     ckpt_path = run_path / "checkpoint.pt"
 
     # -- agent, optimiser, resume ---------------------------------------------
-    agent = ActorCritic(hidden=args.hidden, layers=args.layers, action_features=args.action_features and not args.action_mlp,
-                        action_mlp=args.action_mlp)
+    # --action-mlp replaces the default --action-features head
+    agent = ActorCritic(hidden=args.hidden, layers=args.layers,
+                        action_features=args.action_features and not args.action_mlp, action_mlp=args.action_mlp)
     optimizer = optim.Adam(agent.parameters(), lr=args.learning_rate, eps=1e-5)
     global_step, start_iteration = 0, 0
     league: List[ActorCritic] = []

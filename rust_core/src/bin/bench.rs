@@ -189,6 +189,25 @@ const CALLGRIND_GAMES: usize = 200;
 /// Greedy games played by the `greedy_game` workload.
 const CALLGRIND_GREEDY_GAMES: usize = 20;
 
+/// Plays `games` games of `pick` against itself from the benchmark's deals; returns the actions played.
+/// Inlined into [`callgrind_workload`], so its instructions are counted there.
+#[inline(always)]
+fn play_games(decks: &[Deck], games: usize, pick: impl Fn(&Game, &mut Rng) -> u8) -> usize {
+    let mut rng = Rng::new(0);
+    let mut actions = 0;
+    for i in 0..games {
+        let (d0, d1, mode) = setup(decks, i);
+        let mut g = Game::new(i as u64, d0, d1, mode);
+        while !g.is_over() {
+            let a = pick(&g, &mut rng);
+            g.apply_unchecked(a);
+            actions += 1;
+        }
+        black_box(&g);
+    }
+    actions
+}
+
 /// Runs one workload once and returns (operations, what one operation is).
 /// Not inlined, so callgrind can count this function alone (see the module doc).
 #[inline(never)]
@@ -199,38 +218,16 @@ fn callgrind_workload(
     trajectories: &[Trajectory],
 ) -> (usize, &'static str) {
     match name {
-        "random_game" => {
-            // As the "random vs random game" row: deals, masks, draws, applies.
-            let mut rng = Rng::new(0);
-            let mut actions = 0;
-            for i in 0..CALLGRIND_GAMES {
-                let (d0, d1, mode) = setup(decks, i);
-                let mut g = Game::new(i as u64, d0, d1, mode);
-                while !g.is_over() {
-                    let a = random_action(&g, &mut rng);
-                    g.apply_unchecked(a);
-                    actions += 1;
-                }
-                black_box(&g);
-            }
-            (actions, "random-game action (mask + draw + apply; deals included)")
-        }
-        "greedy_game" => {
-            // As the "greedy vs greedy game" row: per action a clone, apply and evaluation per legal action.
-            let mut rng = Rng::new(0);
-            let mut actions = 0;
-            for i in 0..CALLGRIND_GREEDY_GAMES {
-                let (d0, d1, mode) = setup(decks, i);
-                let mut g = Game::new(i as u64, d0, d1, mode);
-                while !g.is_over() {
-                    let a = greedy_action(&g, &mut rng);
-                    g.apply_unchecked(a);
-                    actions += 1;
-                }
-                black_box(&g);
-            }
-            (actions, "greedy-game action (one-ply lookahead + apply; deals included)")
-        }
+        // As the "random vs random game" row: deals, masks, draws, applies.
+        "random_game" => (
+            play_games(decks, CALLGRIND_GAMES, random_action),
+            "random-game action (mask + draw + apply; deals included)",
+        ),
+        // As the "greedy vs greedy game" row: per action a clone, apply and evaluation per legal action.
+        "greedy_game" => (
+            play_games(decks, CALLGRIND_GREEDY_GAMES, greedy_action),
+            "greedy-game action (one-ply lookahead + apply; deals included)",
+        ),
         "mask" => {
             for (g, _) in hot.iter().cycle().take(HOT_PASSES * hot.len()) {
                 black_box(black_box(g).legal_mask());
