@@ -45,6 +45,8 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from agents.interrupt import Terminated, interrupt_name, sigterm_as_interrupt
+
 
 @dataclass
 class Args:
@@ -292,7 +294,23 @@ def make_env(args: Args, kinds: Sequence[Optional[str]]):
 
 
 def train(args: Args) -> dict:
-    """Runs PPO; returns a summary dict (final step, time, per-iteration timings, last win rates, checkpoint path)."""
+    """Runs PPO; returns a summary dict (final step, time, per-iteration timings, last win rates, checkpoint path).
+
+    Ctrl-C or SIGTERM (:mod:`agents.interrupt`) writes the checkpoint of the last whole iteration, says so
+    and re-raises: KeyboardInterrupt, or :class:`~agents.interrupt.Terminated` (the command line exits 143).
+    """
+    on_interrupt: list = []  # _train puts there the function that writes an interrupted run's checkpoint
+    with sigterm_as_interrupt():
+        try:
+            return _train(args, on_interrupt)
+        except KeyboardInterrupt as e:
+            done = on_interrupt[0]() if on_interrupt else "stopped before training started: no checkpoint written"
+            print(f"{interrupt_name(e)}: {done}", flush=True)
+            raise
+
+
+def _train(args: Args, on_interrupt: list) -> dict:
+    """The body of :func:`train`."""
     import torch
     import torch.nn as nn
     import torch.optim as optim
@@ -406,9 +424,20 @@ def train(args: Args) -> dict:
         return play_match(Policy(copy.deepcopy(agent).eval(), seed=seed, name="ppo"), opponent, games=games,
                           seed=seed, mode=args.mode)
 
-    def checkpoint(iteration: int) -> None:
-        save_checkpoint(ckpt_path, agent, optimizer, dataclasses.asdict(args), global_step, iteration,
-                        league=[s.state_dict() for s in league])
+    def checkpoint(iteration: int, step: Optional[int] = None) -> None:
+        save_checkpoint(ckpt_path, agent, optimizer, dataclasses.asdict(args),
+                        global_step if step is None else step, iteration, league=[s.state_dict() for s in league])
+
+    # An interrupted run saves its last whole iteration (one cut short is done again on resume).
+    whole = [start_iteration, global_step]
+
+    def save_interrupted() -> str:
+        checkpoint(*whole)
+        writer.close()
+        return (f"saved checkpoint {ckpt_path} (iteration {whole[0]}, step {whole[1]}); "
+                f"continue with --resume {ckpt_path}")
+
+    on_interrupt.append(save_interrupted)
 
     iteration = start_iteration
     while iteration < num_iterations:
@@ -589,6 +618,7 @@ def train(args: Args) -> dict:
         timings["rollout_seconds"].append(rollout_time)
         timings["update_seconds"].append(update_time)
         t_iteration = now
+        whole[:] = iteration, global_step
 
     if bar is not None:
         bar.close()
@@ -658,7 +688,10 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 def run(ns: argparse.Namespace) -> int:
     args = Args(**{f.name: getattr(ns, f.name) for f in dataclasses.fields(Args)})
-    train(args)
+    try:
+        train(args)
+    except Terminated as e:  # the checkpoint is written
+        return e.exit_status
     return 0
 
 
