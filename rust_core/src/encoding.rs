@@ -182,6 +182,49 @@ impl Game {
         view.active = (seat & 1) as u8;
         observe(&view, out)
     }
+
+    /// The afterstates of the player to move: for each legal action, in
+    /// ascending action order, the position after that action (applied to a
+    /// copy; `self` is unchanged) as the mover sees it ([`observe_as`] of
+    /// the mover's seat), and the mover's result: +1.0 if the action ends
+    /// the game with the mover winning, -1.0 with the mover losing, 0.0
+    /// otherwise (a draw, or the game goes on).
+    ///
+    /// Row k is written to `obs_out[k * OBS_SIZE..(k + 1) * OBS_SIZE]` and
+    /// `result_out[k]`; nothing past the rows is touched. Returns the number
+    /// of rows: the number of legal actions, so 0 once the game is over.
+    /// One copy of the game per row, no allocation.
+    ///
+    /// # Panics
+    ///
+    /// When `obs_out` holds fewer than `rows * OBS_SIZE` floats or
+    /// `result_out` fewer than `rows` (size them from
+    /// `legal_mask().count()`).
+    ///
+    /// [`observe_as`]: Game::observe_as
+    pub fn afterstates(&self, obs_out: &mut [f32], result_out: &mut [f32]) -> usize {
+        let mask = self.legal_mask();
+        let rows = mask.count() as usize;
+        assert!(
+            obs_out.len() >= rows * OBS_SIZE && result_out.len() >= rows,
+            "afterstates: {rows} rows need {} observation floats and {rows} results, got {} and {}",
+            rows * OBS_SIZE,
+            obs_out.len(),
+            result_out.len()
+        );
+        let mover = self.active;
+        let rows_out = obs_out.chunks_exact_mut(OBS_SIZE).zip(result_out.iter_mut());
+        for (action, (row, result)) in mask.iter().zip(rows_out) {
+            let mut after = *self;
+            after.apply_unchecked(action);
+            *result = after.reward(mover as usize);
+            // The copy is ours: view it from the mover's seat in place
+            // (what observe_as does on a second copy).
+            after.active = mover;
+            observe(&after, row.try_into().expect("OBS_SIZE floats"));
+        }
+        rows
+    }
 }
 
 #[cfg(test)]
@@ -190,7 +233,8 @@ mod tests {
     use crate::cards::{Kind, CARDS};
     use crate::decks::Deck;
     use crate::keywords::{Keyword, Keywords};
-    use crate::state::{Creature, Mode, Support};
+    use crate::actions::NUM_ACTIONS;
+    use crate::state::{Creature, Mode, Outcome, Support};
 
     /// Checks the documented offsets (docs/OBSERVATION.md) on a hand-built table.
     #[test]
@@ -240,5 +284,116 @@ mod tests {
         assert_eq!(s, 316 + 5);
         assert_eq!((o[s], o[s + 1]), (1.0, 2.0 / 5.0));
         assert_eq!((BOARD_OFFSET, SUPPORT_OFFSET), (116, 306));
+    }
+
+    /// Row k is `observe_as(mover)` of a copy after the k-th legal action and
+    /// the result is the mover's reward there, at every position of random
+    /// games over every test deck; the game itself is unchanged.
+    #[test]
+    fn afterstates_are_the_positions_after_each_legal_action() {
+        use crate::bots::testutil::all_decks;
+        use crate::bots::{Bot, RandomBot};
+        let decks = all_decks();
+        let mut obs = vec![0f32; NUM_ACTIONS * OBS_SIZE];
+        let mut res = vec![0f32; NUM_ACTIONS];
+        let mut positions = 0;
+        for seed in 0..6u64 {
+            let mode = if seed % 2 == 0 { Mode::Attrition } else { Mode::EssenceDuel };
+            let (d0, d1) = (decks[seed as usize % decks.len()], decks[(seed as usize + 1) % decks.len()]);
+            let mut g = Game::new(seed, d0, d1, mode);
+            let mut bot = RandomBot::new(seed);
+            while !g.is_over() {
+                let before = g;
+                let mover = g.current_player();
+                let rows = g.afterstates(&mut obs, &mut res);
+                assert_eq!(g, before, "afterstates changed the game");
+                let legal = g.legal_actions();
+                assert_eq!(rows, legal.len());
+                for (k, &a) in legal.iter().enumerate() {
+                    let mut after = g;
+                    let step = after.apply(a as u16).expect("legal");
+                    let mut want = [0f32; OBS_SIZE];
+                    after.observe_as(mover, &mut want);
+                    assert_eq!(&obs[k * OBS_SIZE..(k + 1) * OBS_SIZE], &want[..], "seed {seed}, action {a}");
+                    assert_eq!(res[k], after.reward(mover));
+                    assert_eq!(res[k], step.reward, "the result is the reward of the player who acted");
+                }
+                positions += 1;
+                g.apply(bot.choose(&g) as u16).unwrap();
+            }
+        }
+        assert!(positions > 100, "{positions}");
+    }
+
+    /// Nothing is written past the rows, and a finished game has none.
+    #[test]
+    fn afterstates_write_only_their_rows_and_none_once_over() {
+        let mut g = Game::new(3, Deck { cards: [0; 30] }, Deck { cards: [0; 30] }, Mode::Attrition);
+        let n = g.legal_mask().count() as usize;
+        let mut obs = vec![-9f32; (n + 1) * OBS_SIZE];
+        let mut res = vec![-9f32; n + 1];
+        assert_eq!(g.afterstates(&mut obs, &mut res), n);
+        assert!(obs[n * OBS_SIZE..].iter().all(|&x| x == -9.0) && res[n] == -9.0);
+        assert!(obs[..n * OBS_SIZE].iter().any(|&x| x != -9.0));
+        // Exactly-sized buffers are enough.
+        assert_eq!(g.afterstates(&mut obs[..n * OBS_SIZE], &mut res[..n]), n);
+        g.outcome = Outcome::Draw;
+        let (mut obs, mut res) = (vec![-9f32; OBS_SIZE], vec![-9f32; 1]);
+        assert_eq!(g.afterstates(&mut obs, &mut res), 0);
+        assert_eq!(g.afterstates(&mut [], &mut []), 0);
+        assert!(obs.iter().all(|&x| x == -9.0) && res[0] == -9.0);
+    }
+
+    #[test]
+    #[should_panic(expected = "afterstates")]
+    fn afterstates_refuse_short_buffers() {
+        let g = Game::new(3, Deck { cards: [0; 30] }, Deck { cards: [0; 30] }, Mode::Attrition);
+        let n = g.legal_mask().count() as usize;
+        g.afterstates(&mut vec![0f32; n * OBS_SIZE - 1], &mut vec![0f32; n]);
+    }
+
+    /// A lethal attack gives +1, the other actions 0; ending the last turn
+    /// behind on life gives -1, level on life 0 (a draw).
+    #[test]
+    fn afterstate_results_are_the_movers() {
+        use crate::actions::{ATTACK_BASE, END_TURN};
+        use crate::bots::testutil::{bare_game, place};
+        let mut obs = vec![0f32; NUM_ACTIONS * OBS_SIZE];
+        let mut res = vec![0f32; NUM_ACTIONS];
+        for seed in 0..5 {
+            let mut g = bare_game(seed);
+            let me = g.current_player();
+            g.players[1 - me].life = 1;
+            place(&mut g, me, 2, 1, 5);
+            place(&mut g, 1 - me, 1, 1, 1);
+            let legal = g.legal_actions();
+            let rows = g.afterstates(&mut obs, &mut res);
+            assert_eq!(rows, legal.len());
+            assert!(rows > 2, "{legal:?}");
+            // Lane 2 into an empty enemy lane (2 or 3) hits the face; into lane 1, the 1/1.
+            let lethal = |a: u8| (ATTACK_BASE + 5 * 2..ATTACK_BASE + 5 * 3).contains(&a) && a != ATTACK_BASE + 11;
+            for (k, &a) in legal.iter().enumerate() {
+                assert_eq!(res[k], if lethal(a) { 1.0 } else { 0.0 }, "seed {seed}, action {a}");
+            }
+            let lethal = ATTACK_BASE + 5 * 2 + 2;
+            let k = legal.iter().position(|&a| a == lethal).expect("the lethal attack is legal");
+            assert_eq!(obs[k * OBS_SIZE + 10], 0.0, "the opponent's life after it, from my seat");
+            assert_eq!(obs[k * OBS_SIZE + 1], me as f32, "seen from the mover's seat");
+
+            // The turn limit decides on life: ahead, behind, level.
+            for (my_life, foe_life, want) in [(5, 1, 1.0), (1, 5, -1.0), (3, 3, 0.0)] {
+                let mut g = bare_game(seed);
+                let me = g.current_player();
+                g.turn = crate::state::TURN_LIMIT;
+                g.players[me].life = my_life;
+                g.players[1 - me].life = foe_life;
+                assert_eq!(g.legal_actions(), [END_TURN], "bare game: only end turn");
+                assert_eq!(g.afterstates(&mut obs, &mut res), 1);
+                assert_eq!(res[0], want, "life {my_life} vs {foe_life}");
+                let mut after = g;
+                after.apply(END_TURN as u16).unwrap();
+                assert!(after.is_over());
+            }
+        }
     }
 }
