@@ -227,6 +227,25 @@ EwStatus ew_game_action_mask(const struct EwGame *game, uint8_t *out, size_t len
 // gets how many there are (also on `EW_ERR_BUFFER_TOO_SMALL`). 256 always suffices.
 EwStatus ew_game_legal_actions(const struct EwGame *game, uint8_t *out, size_t cap, size_t *count);
 
+// The afterstates of the player to move, one row per legal action in ascending
+// action order: row k is the position after the k-th legal action (applied to a
+// copy: the game is unchanged) as the mover sees it (`ew_game_observe_seat` of the
+// mover's seat), 326 floats at `obs_out + 326 * k`, and `result_out[k]` is the
+// mover's result: +1 if the action ends the game with the mover winning, -1 with
+// the mover losing, 0 otherwise (a draw, or the game goes on).
+//
+// The rows are the legal-action count (the mask's sum; 0 once the game is over,
+// when the buffers may be NULL); `obs_len` >= 326 * rows and `result_len` >= rows
+// floats, and nothing past the rows is written. `*rows_out` (may be NULL) gets
+// the number of rows, also on `EW_ERR_BUFFER_TOO_SMALL`, so a caller can ask with
+// NULL buffers of length 0 first.
+EwStatus ew_game_afterstates(const struct EwGame *game,
+                             float *obs_out,
+                             size_t obs_len,
+                             float *result_out,
+                             size_t result_len,
+                             size_t *rows_out);
+
 // Applies `action` (0..255) for the player to move. `*reward` gets the reward
 // of the player who acted (+1 win, -1 loss, 0 otherwise) and `*done` 1 when
 // the game ended; either may be NULL. On error the game is unchanged.
@@ -345,6 +364,35 @@ EwStatus ew_batch_observe(struct EwBatch *batch, const struct EwBatchOutput *out
 // perspective of its player to move; see `ew_game_card_ids`) into `out`
 // (`len` >= 34 * N). Call it after a step or reset to pair with its observations.
 EwStatus ew_batch_card_ids(struct EwBatch *batch, uint16_t *out, size_t len);
+
+// The number of legal actions of the player to move in each of the `n_indices`
+// distinct games in `indices`, game `indices[j]`'s into `counts_out[j]`
+// (`counts_len` >= `n_indices`; 0 for a finished game): the number of rows
+// `ew_batch_afterstates` writes for it, to size its buffers and split its rows.
+EwStatus ew_batch_legal_counts(struct EwBatch *batch,
+                               const uint32_t *indices,
+                               size_t n_indices,
+                               uint32_t *counts_out,
+                               size_t counts_len);
+
+// The afterstates of the `n_indices` distinct games in `indices`, one game after
+// another in the order given: game `indices[j]`'s rows (one per legal action of
+// its player to move, as `ew_game_afterstates` writes them) follow those of
+// `indices[0..j]`, so its block has its legal-action count of rows
+// (`ew_batch_legal_counts`). The games are unchanged.
+//
+// `obs_len` >= 326 * rows and `result_len` >= rows floats, rows = the total;
+// nothing past the rows is written. `*rows_out` (may be NULL) gets the total,
+// also on `EW_ERR_BUFFER_TOO_SMALL`. An index out of range or given twice is
+// `EW_ERR_BAD_ARGUMENT`.
+EwStatus ew_batch_afterstates(struct EwBatch *batch,
+                              const uint32_t *indices,
+                              size_t n_indices,
+                              float *obs_out,
+                              size_t obs_len,
+                              float *result_out,
+                              size_t result_len,
+                              size_t *rows_out);
 
 // Steps every game: game i plays `actions[i]` (N int64 actions), opponents
 // answer inside the step, and every row of `out` is written. On an illegal

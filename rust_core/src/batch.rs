@@ -331,8 +331,9 @@ impl Batch {
         Ok(())
     }
 
-    /// Checks that `indices` are in range and distinct.
-    fn check_indices(&mut self, indices: &[u32]) -> Result<(), BatchError> {
+    /// Checks that `indices` are in range and distinct (as the subset calls
+    /// require).
+    pub fn check_indices(&mut self, indices: &[u32]) -> Result<(), BatchError> {
         self.stamp = self.stamp.wrapping_add(1);
         if self.stamp == 0 {
             self.seen.iter_mut().for_each(|s| *s = 0);

@@ -558,6 +558,45 @@ fn copy_out(bytes: &[u8], buf: *mut u8, cap: usize, needed: *mut usize, what: &s
     Ok(())
 }
 
+/// The two output buffers of the afterstate calls as slices of exactly `rows`
+/// rows (326 floats and one result each). The lengths are checked first, so
+/// NULL buffers of length 0 are a size query (`EW_ERR_BUFFER_TOO_SMALL`); then
+/// presence, alignment, and that the two do not overlap. No rows: the
+/// buffers are not looked at (NULL is fine).
+fn afterstate_bufs<'a>(
+    obs: *mut f32,
+    obs_len: usize,
+    result: *mut f32,
+    result_len: usize,
+    rows: usize,
+) -> Result<(&'a mut [f32], &'a mut [f32]), Failure> {
+    if rows == 0 {
+        return Ok((&mut [], &mut []));
+    }
+    let need = rows * OBS_SIZE;
+    if obs_len < need {
+        return fail(
+            EW_ERR_BUFFER_TOO_SMALL,
+            format!("afterstate observation buffer holds {obs_len} floats, needs {need} ({rows} rows of {OBS_SIZE})"),
+        );
+    }
+    if result_len < rows {
+        return fail(
+            EW_ERR_BUFFER_TOO_SMALL,
+            format!("afterstate result buffer holds {result_len} floats, needs {rows} (one per row)"),
+        );
+    }
+    check_buf(obs, obs_len, need, "afterstate observation")?;
+    check_buf(result, result_len, rows, "afterstate result")?;
+    let (o, r) = (obs as usize, result as usize);
+    if o < r + rows * 4 && r < o + need * 4 {
+        return fail(EW_ERR_BAD_ARGUMENT, "the afterstate observation and result buffers overlap");
+    }
+    // SAFETY: both non-NULL, aligned and long enough (checked above), disjoint,
+    // and the caller guarantees nothing else accesses them during the call.
+    Ok(unsafe { (std::slice::from_raw_parts_mut(obs, need), std::slice::from_raw_parts_mut(result, rows)) })
+}
+
 fn parse_mode(mode: *const c_char) -> Result<Mode, Failure> {
     match in_str(mode, "mode")? {
         None => Ok(Mode::Attrition),
@@ -938,6 +977,37 @@ pub extern "C" fn ew_game_legal_actions(game: *const EwGame, out: *mut u8, cap: 
         for (slot, a) in buf.iter_mut().zip(mask.iter()) {
             *slot = a;
         }
+        Ok(())
+    })
+}
+
+/// The afterstates of the player to move, one row per legal action in ascending
+/// action order: row k is the position after the k-th legal action (applied to a
+/// copy: the game is unchanged) as the mover sees it (`ew_game_observe_seat` of the
+/// mover's seat), 326 floats at `obs_out + 326 * k`, and `result_out[k]` is the
+/// mover's result: +1 if the action ends the game with the mover winning, -1 with
+/// the mover losing, 0 otherwise (a draw, or the game goes on).
+///
+/// The rows are the legal-action count (the mask's sum; 0 once the game is over,
+/// when the buffers may be NULL); `obs_len` >= 326 * rows and `result_len` >= rows
+/// floats, and nothing past the rows is written. `*rows_out` (may be NULL) gets
+/// the number of rows, also on `EW_ERR_BUFFER_TOO_SMALL`, so a caller can ask with
+/// NULL buffers of length 0 first.
+#[no_mangle]
+pub extern "C" fn ew_game_afterstates(
+    game: *const EwGame,
+    obs_out: *mut f32,
+    obs_len: usize,
+    result_out: *mut f32,
+    result_len: usize,
+    rows_out: *mut usize,
+) -> EwStatus {
+    guard(|| {
+        let g = game_ref(game)?;
+        let rows = g.legal_mask().count() as usize;
+        put_opt(rows_out, rows);
+        let (obs, res) = afterstate_bufs(obs_out, obs_len, result_out, result_len, rows)?;
+        g.afterstates(obs, res);
         Ok(())
     })
 }
@@ -1361,6 +1431,70 @@ pub extern "C" fn ew_batch_card_ids(batch: *mut EwBatch, out: *mut u16, len: usi
             let g = b.game(i);
             card_ids_as(g, g.current_player(), row.try_into().expect("34 values"));
         }
+        Ok(())
+    })
+}
+
+/// The number of legal actions of the player to move in each of the `n_indices`
+/// distinct games in `indices`, game `indices[j]`'s into `counts_out[j]`
+/// (`counts_len` >= `n_indices`; 0 for a finished game): the number of rows
+/// `ew_batch_afterstates` writes for it, to size its buffers and split its rows.
+#[no_mangle]
+pub extern "C" fn ew_batch_legal_counts(
+    batch: *mut EwBatch,
+    indices: *const u32,
+    n_indices: usize,
+    counts_out: *mut u32,
+    counts_len: usize,
+) -> EwStatus {
+    guard(|| {
+        let b = batch_mut(batch)?;
+        let idx = in_buf(indices, n_indices, "indices")?;
+        b.check_indices(idx)?;
+        if idx.is_empty() {
+            return Ok(());
+        }
+        let counts = out_buf(counts_out, counts_len, idx.len(), "legal counts")?;
+        for (c, &i) in counts.iter_mut().zip(idx) {
+            *c = b.game(i as usize).legal_mask().count();
+        }
+        Ok(())
+    })
+}
+
+/// The afterstates of the `n_indices` distinct games in `indices`, one game after
+/// another in the order given: game `indices[j]`'s rows (one per legal action of
+/// its player to move, as `ew_game_afterstates` writes them) follow those of
+/// `indices[0..j]`, so its block has its legal-action count of rows
+/// (`ew_batch_legal_counts`). The games are unchanged.
+///
+/// `obs_len` >= 326 * rows and `result_len` >= rows floats, rows = the total;
+/// nothing past the rows is written. `*rows_out` (may be NULL) gets the total,
+/// also on `EW_ERR_BUFFER_TOO_SMALL`. An index out of range or given twice is
+/// `EW_ERR_BAD_ARGUMENT`.
+#[no_mangle]
+pub extern "C" fn ew_batch_afterstates(
+    batch: *mut EwBatch,
+    indices: *const u32,
+    n_indices: usize,
+    obs_out: *mut f32,
+    obs_len: usize,
+    result_out: *mut f32,
+    result_len: usize,
+    rows_out: *mut usize,
+) -> EwStatus {
+    guard(|| {
+        let b = batch_mut(batch)?;
+        let idx = in_buf(indices, n_indices, "indices")?;
+        b.check_indices(idx)?;
+        let rows: usize = idx.iter().map(|&i| b.game(i as usize).legal_mask().count() as usize).sum();
+        put_opt(rows_out, rows);
+        let (obs, res) = afterstate_bufs(obs_out, obs_len, result_out, result_len, rows)?;
+        let mut at = 0;
+        for &i in idx {
+            at += b.game(i as usize).afterstates(&mut obs[at * OBS_SIZE..], &mut res[at..]);
+        }
+        debug_assert_eq!(at, rows);
         Ok(())
     })
 }

@@ -633,3 +633,208 @@ fn card_ids_check_their_arguments_and_follow_the_mover() {
     assert_eq!(snapshot(g), before);
     assert_eq!(ew_game_free(g), EW_OK);
 }
+
+/// `ew_game_afterstates` into buffers sized by a first call with NULL buffers.
+fn afterstates(g: *const EwGame) -> (Vec<f32>, Vec<f32>) {
+    let mut rows = usize::MAX;
+    let st = ew_game_afterstates(g, null_mut(), 0, null_mut(), 0, &mut rows);
+    if rows == 0 {
+        assert_eq!(st, EW_OK, "no rows: nothing to write");
+        return (Vec::new(), Vec::new());
+    }
+    assert_eq!(st, EW_ERR_BUFFER_TOO_SMALL, "{}", last_error());
+    let (mut obs, mut res) = (vec![0f32; rows * OBS_SIZE], vec![0f32; rows]);
+    let mut again = 0usize;
+    assert_eq!(ew_game_afterstates(g, obs.as_mut_ptr(), obs.len(), res.as_mut_ptr(), res.len(), &mut again), EW_OK);
+    assert_eq!(again, rows);
+    (obs, res)
+}
+
+#[test]
+fn game_afterstates_are_clone_step_observe_seat_of_each_legal_action() {
+    let _serial = serial();
+    let g = new_game(41);
+    let (mut r, mut d) = (0f32, 0u8);
+    for t in 0..400u64 {
+        let before = snapshot(g);
+        let mut mover = 0u8;
+        assert_eq!(ew_game_current_player(g, &mut mover), EW_OK);
+        let mut legal = [0u8; 256];
+        let mut n = 0usize;
+        assert_eq!(ew_game_legal_actions(g, legal.as_mut_ptr(), 256, &mut n), EW_OK);
+        let (obs, res) = afterstates(g);
+        assert_eq!(res.len(), n);
+        assert_eq!(snapshot(g), before, "the game is unchanged");
+        for (k, &a) in legal[..n].iter().enumerate() {
+            let mut c = null_mut();
+            assert_eq!(ew_game_clone(g, &mut c), EW_OK);
+            let (mut rc, mut dc) = (0f32, 0u8);
+            assert_eq!(ew_game_step(c, a as i64, &mut rc, &mut dc), EW_OK);
+            let mut want = vec![0f32; OBS_SIZE];
+            assert_eq!(ew_game_observe_seat(c, mover as i32, want.as_mut_ptr(), OBS_SIZE), EW_OK);
+            assert_eq!(&obs[k * OBS_SIZE..(k + 1) * OBS_SIZE], &want[..], "step {t}, action {a}");
+            assert_eq!(res[k], rc, "the mover's result is the reward of the step");
+            assert_eq!(ew_game_free(c), EW_OK);
+        }
+        if d != 0 {
+            assert!(res.is_empty(), "a finished game has no afterstates");
+            break;
+        }
+        let mut a = 0u8;
+        assert_eq!(ew_game_random_action(g, t, &mut a), EW_OK);
+        assert_eq!(ew_game_step(g, a as i64, &mut r, &mut d), EW_OK);
+    }
+    assert_eq!(d, 1, "the game ended");
+    assert_eq!(ew_game_free(g), EW_OK);
+}
+
+#[test]
+fn game_afterstates_check_their_arguments() {
+    let _serial = serial();
+    let g = new_game(6);
+    let mut rows = 0usize;
+    assert_eq!(ew_game_afterstates(g, null_mut(), 0, null_mut(), 0, &mut rows), EW_ERR_BUFFER_TOO_SMALL);
+    assert!(rows >= 1);
+    assert!(last_error().contains(&(rows * OBS_SIZE).to_string()), "{}", last_error());
+    let need = rows * OBS_SIZE;
+    // One spare row of sentinels: nothing is written past the rows, or at all on an error.
+    let mut obs = vec![-5f32; need + OBS_SIZE];
+    let mut res = vec![-5f32; rows + 1];
+    let untouched = |obs: &[f32], res: &[f32]| obs.iter().all(|&x| x == -5.0) && res.iter().all(|&x| x == -5.0);
+    let (o, r) = (obs.as_mut_ptr(), res.as_mut_ptr());
+    let mut k = 0usize;
+    assert_eq!(ew_game_afterstates(g, o, need - 1, r, rows, &mut k), EW_ERR_BUFFER_TOO_SMALL);
+    assert!(last_error().contains("observation") && last_error().contains(&need.to_string()), "{}", last_error());
+    assert_eq!(k, rows, "the row count comes back with a short buffer");
+    assert_eq!(ew_game_afterstates(g, o, need, r, rows - 1, null_mut()), EW_ERR_BUFFER_TOO_SMALL);
+    assert!(last_error().contains("result"), "{}", last_error());
+    assert_eq!(ew_game_afterstates(g, null_mut(), need, r, rows, null_mut()), EW_ERR_BAD_ARGUMENT);
+    assert!(last_error().contains("NULL"), "{}", last_error());
+    assert_eq!(ew_game_afterstates(g, o, need, null_mut(), rows, null_mut()), EW_ERR_BAD_ARGUMENT);
+    let mut raw = vec![0u8; 4 * (need + 2)];
+    let misaligned = (raw.as_mut_ptr() as usize | 1) as *mut f32;
+    assert_eq!(ew_game_afterstates(g, misaligned, need, r, rows, null_mut()), EW_ERR_BAD_ARGUMENT);
+    assert!(last_error().contains("misaligned"), "{}", last_error());
+    // SAFETY: `o + need - 1` (the last float of the rows) stays inside `obs`.
+    let inside = unsafe { o.add(need - 1) };
+    assert_eq!(ew_game_afterstates(g, o, need, inside, rows, null_mut()), EW_ERR_BAD_ARGUMENT);
+    assert!(last_error().contains("overlap"), "{}", last_error());
+    assert!(untouched(&obs, &res));
+    assert_eq!(ew_game_afterstates(g, o, obs.len(), r, res.len(), &mut k), EW_OK);
+    assert_eq!(k, rows);
+    assert!(untouched(&obs[need..], &res[rows..]), "nothing past the rows");
+    assert!(!untouched(&obs[..need], &res[..rows]));
+    assert_eq!(ew_game_afterstates(null(), o, need, r, rows, &mut k), EW_ERR_NULL_HANDLE);
+    assert_eq!(ew_game_free(g), EW_OK);
+    assert_eq!(ew_game_afterstates(g, o, need, r, rows, &mut k), EW_ERR_INVALID_HANDLE);
+    assert!(last_error().contains("use after free"), "{}", last_error());
+}
+
+#[test]
+fn batch_afterstates_are_the_games_blocks_in_index_order() {
+    let _serial = serial();
+    let n = 5usize;
+    let d = deck_name(0);
+    let mut b = null_mut();
+    assert_eq!(ew_batch_new(n as u32, d.as_ptr(), d.as_ptr(), null(), 0, EW_ILLEGAL_ERROR, &mut b), EW_OK);
+    let mut bufs = BatchBufs::new(n);
+    let out = bufs.out();
+    assert_eq!(ew_batch_reset(b, 90, null(), &out), EW_OK);
+    let get = |i: u32| {
+        let mut g = null_mut();
+        assert_eq!(ew_batch_get_game(b, i, &mut g), EW_OK);
+        g
+    };
+    let orders: [&[u32]; 4] = [&[0, 1, 2, 3, 4], &[3, 0, 4], &[2], &[]];
+    for t in 0..200u64 {
+        for idx in orders {
+            let mut counts = vec![7u32; idx.len()];
+            assert_eq!(ew_batch_legal_counts(b, idx.as_ptr(), idx.len(), counts.as_mut_ptr(), counts.len()), EW_OK);
+            let total: usize = counts.iter().map(|&c| c as usize).sum();
+            let mut rows = usize::MAX;
+            let st = ew_batch_afterstates(b, idx.as_ptr(), idx.len(), null_mut(), 0, null_mut(), 0, &mut rows);
+            assert_eq!(st, if total == 0 { EW_OK } else { EW_ERR_BUFFER_TOO_SMALL });
+            assert_eq!(rows, total);
+            let (mut obs, mut res) = (vec![-5f32; (total + 1) * OBS_SIZE], vec![-5f32; total + 1]);
+            let (o, r) = (obs.as_mut_ptr(), res.as_mut_ptr());
+            let st = ew_batch_afterstates(b, idx.as_ptr(), idx.len(), o, obs.len(), r, res.len(), &mut rows);
+            assert_eq!(st, EW_OK, "{}", last_error());
+            assert_eq!(rows, total);
+            assert!(obs[total * OBS_SIZE..].iter().all(|&x| x == -5.0) && res[total] == -5.0);
+            let mut at = 0;
+            for (j, &i) in idx.iter().enumerate() {
+                let g = get(i);
+                let (go, gr) = afterstates(g);
+                assert_eq!(gr.len(), counts[j] as usize);
+                assert_eq!(&obs[at * OBS_SIZE..(at + gr.len()) * OBS_SIZE], &go[..], "game {i} at step {t}");
+                assert_eq!(&res[at..at + gr.len()], &gr[..]);
+                at += gr.len();
+                assert_eq!(ew_game_free(g), EW_OK);
+            }
+        }
+        // Step the live games: the first legal action now and then, else a later one.
+        let live: Vec<u32> = (0..n as u32).filter(|&i| bufs.masks[i as usize * 256..][..256].contains(&1)).collect();
+        if live.is_empty() {
+            break;
+        }
+        let acts: Vec<i64> = live
+            .iter()
+            .map(|&i| {
+                let m = &bufs.masks[i as usize * 256..][..256];
+                let legal: Vec<i64> = (0..256).filter(|&a| m[a as usize] != 0).collect();
+                legal[(t as usize * 5 + i as usize) % legal.len()]
+            })
+            .collect();
+        let mut bad = 0i64;
+        assert_eq!(ew_batch_step_subset(b, live.as_ptr(), acts.as_ptr(), live.len(), &out, &mut bad), EW_OK);
+    }
+    assert_eq!(ew_batch_free(b), EW_OK);
+}
+
+#[test]
+fn batch_afterstates_check_their_arguments() {
+    let _serial = serial();
+    let d = deck_name(0);
+    let mut b = null_mut();
+    assert_eq!(ew_batch_new(3, d.as_ptr(), d.as_ptr(), null(), 0, EW_ILLEGAL_ERROR, &mut b), EW_OK);
+    let mut obs = vec![-5f32; 3 * 256 * OBS_SIZE];
+    let mut res = vec![-5f32; 3 * 256];
+    let (o, r) = (obs.as_mut_ptr(), res.as_mut_ptr());
+    let (ol, rl) = (obs.len(), res.len());
+    let mut counts = [9u32; 3];
+    let mut rows = 77usize;
+    for idx in [&[0u32, 3][..], &[1, 1], &[u32::MAX]] {
+        assert_eq!(ew_batch_afterstates(b, idx.as_ptr(), idx.len(), o, ol, r, rl, &mut rows), EW_ERR_BAD_ARGUMENT);
+        let msg = last_error();
+        assert!(msg.contains("out of range") || msg.contains("twice"), "{msg}");
+        assert_eq!(ew_batch_legal_counts(b, idx.as_ptr(), idx.len(), counts.as_mut_ptr(), 3), EW_ERR_BAD_ARGUMENT);
+    }
+    assert_eq!(ew_batch_afterstates(b, null(), 2, o, ol, r, rl, &mut rows), EW_ERR_BAD_ARGUMENT);
+    assert!(last_error().contains("indices"), "{}", last_error());
+    let idx = [2u32, 0, 1];
+    assert_eq!(ew_batch_legal_counts(b, idx.as_ptr(), 3, counts.as_mut_ptr(), 2), EW_ERR_BUFFER_TOO_SMALL);
+    assert_eq!(ew_batch_legal_counts(b, idx.as_ptr(), 3, null_mut(), 3), EW_ERR_BAD_ARGUMENT);
+    assert_eq!(counts, [9; 3]);
+    assert_eq!(ew_batch_legal_counts(b, idx.as_ptr(), 3, counts.as_mut_ptr(), 3), EW_OK);
+    let total: usize = counts.iter().map(|&c| c as usize).sum();
+    let need = total * OBS_SIZE;
+    let st = ew_batch_afterstates(b, idx.as_ptr(), 3, o, need - 1, r, rl, &mut rows);
+    assert_eq!(st, EW_ERR_BUFFER_TOO_SMALL);
+    assert_eq!(rows, total);
+    assert!(last_error().contains(&need.to_string()), "{}", last_error());
+    let st = ew_batch_afterstates(b, idx.as_ptr(), 3, o, ol, r, total - 1, &mut rows);
+    assert_eq!(st, EW_ERR_BUFFER_TOO_SMALL);
+    assert_eq!(ew_batch_afterstates(b, idx.as_ptr(), 3, o, ol, null_mut(), rl, &mut rows), EW_ERR_BAD_ARGUMENT);
+    assert!(obs.iter().all(|&x| x == -5.0) && res.iter().all(|&x| x == -5.0), "nothing written on an error");
+    assert_eq!(ew_batch_afterstates(b, idx.as_ptr(), 3, o, need, r, total, null_mut()), EW_OK);
+    assert!(obs[need..].iter().all(|&x| x == -5.0) && res[total..].iter().all(|&x| x == -5.0));
+    assert_eq!(ew_batch_afterstates(null_mut(), idx.as_ptr(), 3, o, ol, r, rl, &mut rows), EW_ERR_NULL_HANDLE);
+    assert_eq!(ew_batch_legal_counts(null_mut(), idx.as_ptr(), 3, counts.as_mut_ptr(), 3), EW_ERR_NULL_HANDLE);
+    let g = new_game(1);
+    let st = ew_batch_afterstates(g as *mut EwBatch, idx.as_ptr(), 3, o, ol, r, rl, &mut rows);
+    assert_eq!(st, EW_ERR_INVALID_HANDLE);
+    assert_eq!(ew_game_free(g), EW_OK);
+    assert_eq!(ew_batch_free(b), EW_OK);
+    assert_eq!(ew_batch_afterstates(b, idx.as_ptr(), 3, o, ol, r, rl, &mut rows), EW_ERR_INVALID_HANDLE);
+    assert!(last_error().contains("use after free"), "{}", last_error());
+}
