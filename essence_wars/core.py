@@ -529,6 +529,34 @@ class Game:
         n = int(count[0])
         return np.frombuffer(ffi.buffer(self._actions, n), dtype=np.uint8).astype(np.int64)
 
+    def afterstates(self) -> Tuple[np.ndarray, np.ndarray]:
+        """Where each legal action leads, seen by the player to move, and its result.
+
+        Returns ``(obs, result)``: float32 ``[R, 326]`` and float32 ``[R]``,
+        R the number of legal actions (0 once the game is over). Row k is
+        for ``legal_actions()[k]`` (ascending action order): the observation
+        that ``fork()``, ``step(action)``, ``observe(seat=mover)`` would give,
+        and the mover's result, +1.0 if the action ends the game with the
+        mover winning, -1.0 with the mover losing, 0.0 otherwise (a draw or
+        the game goes on). The game itself is unchanged. The arrays are new
+        each call, sized from the legal-action count; the rows are written
+        by one native call.
+        """
+        if self._actions is None:
+            self._actions = ffi.new("uint8_t[]", NUM_ACTIONS)
+        count = ffi.new("size_t *")
+        st = lib.ew_game_legal_actions(self._ptr, self._actions, NUM_ACTIONS, count)
+        if st:
+            raise self._fail(st)
+        n = int(count[0])
+        obs = np.empty((n, OBS_SIZE), dtype=np.float32)
+        result = np.empty(n, dtype=np.float32)
+        st = lib.ew_game_afterstates(self._ptr, ffi.from_buffer("float[]", obs, require_writable=True), obs.size,
+                                     ffi.from_buffer("float[]", result, require_writable=True), n, count)
+        if st:
+            raise self._fail(st)
+        return obs, result
+
     def step(self, action: int) -> Tuple[float, bool]:
         """Plays ``action`` for the player to move.
 
@@ -855,6 +883,7 @@ class Batch:
         self._bad = ffi.new("int64_t *")
         self._actions = np.zeros(num_games, dtype=np.int64)
         self._actions_ptr = ffi.from_buffer("int64_t[]", self._actions)
+        self._all = None  # every game's index, for afterstates()
         if not (isinstance(deck0, str) and isinstance(deck1, str)):
             self.set_decks(deck0, deck1, mode)
         if opponent is not None:
@@ -1077,6 +1106,44 @@ class Batch:
         if st:
             raise self._fail(st)
         return out
+
+    def afterstates(self, indices=None) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The afterstates (:meth:`Game.afterstates`) of games ``indices``
+        (distinct; default: every game, in order), one game after another.
+
+        Returns ``(obs, result, counts)``: float32 ``[R, 326]``, float32
+        ``[R]`` and int64 ``[len(indices)]``. ``counts[j]`` is the number of
+        legal actions of game ``indices[j]`` (0 for a finished game), and its
+        rows are the block ``counts[:j].sum()`` to ``counts[:j + 1].sum()``,
+        in the order of :meth:`Game.afterstates` for that game: its legal
+        actions ascending, each seen from its player to move, with that
+        player's result. R is ``counts.sum()``. No game changes. The indices
+        are checked as :meth:`step_subset` checks them (:class:`IndexError`
+        out of range, :class:`ValueError` for one given twice).
+        """
+        if indices is None:
+            if self._all is None:
+                self._all = np.arange(self.num_games, dtype=np.uint32)
+            idx = self._all
+        else:
+            idx = self._index_array(indices)
+        n = len(idx)
+        idx_ptr = ffi.from_buffer("uint32_t[]", idx)
+        counts = np.empty(n, dtype=np.uint32)
+        counts_ptr = ffi.from_buffer("uint32_t[]", counts, require_writable=True)
+        st = lib.ew_batch_legal_counts(self._ptr, idx_ptr, n, counts_ptr, n)
+        if st:
+            raise self._fail(st)
+        counts = counts.astype(np.int64)
+        rows = int(counts.sum())
+        obs = np.empty((rows, OBS_SIZE), dtype=np.float32)
+        result = np.empty(rows, dtype=np.float32)
+        st = lib.ew_batch_afterstates(self._ptr, idx_ptr, n, ffi.from_buffer("float[]", obs, require_writable=True),
+                                      obs.size, ffi.from_buffer("float[]", result, require_writable=True), rows,
+                                      ffi.NULL)
+        if st:
+            raise self._fail(st)
+        return obs, result, counts
 
     def game(self, index: int) -> Game:
         """A copy of game ``index`` as a :class:`Game` (for rendering or search)."""

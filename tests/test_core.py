@@ -210,6 +210,71 @@ def test_snapshot_garbage_is_rejected(game):
 
 
 # ---------------------------------------------------------------------------
+# Afterstates.
+
+
+def expected_afterstates(g: Game):
+    """What Game.afterstates must return, built from fork + step + observe(seat=mover)."""
+    mover = g.current_player()
+    obs, result = [], []
+    for a in g.legal_actions():
+        child = g.fork()
+        reward, done = child.step(int(a))
+        obs.append(child.observe(seat=mover))
+        assert reward == (child.reward(mover) if done else 0.0)
+        result.append(reward)
+        child.close()
+    return np.array(obs, np.float32).reshape(-1, OBS_SIZE), np.array(result, np.float32)
+
+
+def check_afterstates(g: Game):
+    before = g.to_bytes()
+    obs, result = g.afterstates()
+    assert g.to_bytes() == before, "afterstates changed the game"
+    n = len(g.legal_actions())
+    assert obs.dtype == np.float32 and obs.shape == (n, OBS_SIZE)
+    assert result.dtype == np.float32 and result.shape == (n,)
+    want_obs, want_result = expected_afterstates(g)
+    np.testing.assert_array_equal(obs, want_obs)
+    np.testing.assert_array_equal(result, want_result)
+    return obs, result
+
+
+def test_afterstates_are_fork_step_observe_for_every_legal_action(deck_pair):
+    for seed, mode in ((3, "attrition"), (4, "essence_duel")):
+        g = Game(seed, *deck_pair, mode=mode)
+        steps = 0
+        while not g.is_done():
+            obs, result = check_afterstates(g)
+            legal, mover = g.legal_actions(), g.current_player()
+            action = g.greedy_action(seed=steps) if steps % 3 else g.random_action(seed=steps)
+            reward, done = g.step(action)
+            # The row of the action played is where the game went.
+            k = int(np.flatnonzero(legal == action)[0])
+            np.testing.assert_array_equal(obs[k], g.observe(seat=mover))
+            assert result[k] == reward
+            steps += 1
+        assert reward in (-1.0, 0.0, 1.0) and result[k] == reward, "the last action's row has the game's result"
+        obs, result = g.afterstates()
+        assert obs.shape == (0, OBS_SIZE) and result.shape == (0,), "a finished game has no afterstates"
+        g.close()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**64 - 1), prefix=st.lists(st.integers(0, 10**6), max_size=80),
+       mode=st.sampled_from(["attrition", "essence_duel"]))
+def test_afterstates_after_random_prefixes(deck_pair, seed, prefix, mode):
+    g = Game(seed, *deck_pair, mode=mode)
+    for x in prefix:
+        if g.is_done():
+            break
+        legal = g.legal_actions()
+        g.step(int(legal[x % len(legal)]))
+    check_afterstates(g)
+    g.close()
+
+
+# ---------------------------------------------------------------------------
 # Error paths.
 
 
@@ -318,7 +383,7 @@ def test_use_after_close_and_double_close(deck_pair):
     assert g.closed
     g.close()  # no-op
     for call in (g.observe, g.action_mask, g.legal_actions, g.current_player, g.turn, g.is_done,
-                 g.winner, g.fork, g.render, g.to_bytes, g.reset, g.greedy_action,
+                 g.winner, g.fork, g.render, g.to_bytes, g.reset, g.greedy_action, g.afterstates,
                  lambda: g.step(255), lambda: g.reward(0), lambda: g.random_action(1),
                  lambda: g.observe(out=np.zeros(OBS_SIZE, np.float32))):
         with pytest.raises(ClosedError, match="closed"):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from essence_wars import core
 from essence_wars._native import ffi, lib
@@ -266,3 +268,108 @@ def test_batch_settings_and_errors(deck_pair):
     batch.close()
     with pytest.raises(core.ClosedError):
         batch.step([255, 255])
+
+
+# ---------------------------------------------------------------------------
+# Afterstates.
+
+
+def check_batch_afterstates(batch: Batch, indices=None):
+    """Batch.afterstates(indices) is each listed game's Game.afterstates, one block
+    after another, and changes no game."""
+    listed = range(batch.num_games) if indices is None else [int(i) for i in indices]
+    games = [batch.game(i) for i in listed]
+    before = [g.to_bytes() for g in games]
+    obs, result, counts = batch.afterstates(indices)
+    assert [batch.game(i).to_bytes() for i in listed] == before, "afterstates changed a game"
+    assert obs.dtype == np.float32 and result.dtype == np.float32 and counts.dtype == np.int64
+    assert counts.shape == (len(games),)
+    assert obs.shape == (int(counts.sum()), OBS_SIZE) and result.shape == (int(counts.sum()),)
+    at = 0
+    for j, g in enumerate(games):
+        assert counts[j] == len(g.legal_actions()) == g.action_mask().sum()
+        g_obs, g_result = g.afterstates()
+        np.testing.assert_array_equal(obs[at:at + counts[j]], g_obs, err_msg=f"game {listed[j]}")
+        np.testing.assert_array_equal(result[at:at + counts[j]], g_result)
+        at += int(counts[j])
+        g.close()
+    return obs, result, counts
+
+
+def test_batch_afterstates_are_the_games_rows_one_block_after_another(deck_pair):
+    n = 6
+    batch = Batch(n, *deck_pair, seed=70)
+    rng = np.random.default_rng(5)
+    out = batch.output
+    for t in range(400):
+        obs, result, counts = check_batch_afterstates(batch)
+        np.testing.assert_array_equal(counts, out.masks.sum(1))
+        order = rng.permutation(n)[: rng.integers(0, n + 1)]
+        check_batch_afterstates(batch, order)
+        live = np.flatnonzero(out.masks.any(1))
+        if not len(live):
+            break
+        if t % 10 == 0:  # a single game's afterstates agree with a fork of it
+            i = int(live[0])
+            g = batch.game(i)
+            start = int(counts[:i].sum())
+            for k, a in enumerate(g.legal_actions()):
+                child = g.fork()
+                mover = child.current_player()
+                reward, _ = child.step(int(a))
+                np.testing.assert_array_equal(obs[start + k], child.observe(seat=mover))
+                assert result[start + k] == reward
+        acts = np.array([rng.choice(np.flatnonzero(out.masks[i])) for i in live])
+        batch.step_subset(live, acts)
+    assert not out.masks.any(), "every game finished"
+    obs, result, counts = batch.afterstates()
+    assert obs.shape == (0, OBS_SIZE) and result.shape == (0,) and counts.tolist() == [0] * n
+
+
+def test_batch_afterstates_with_opponents_are_the_agents(deck_pair):
+    batch = Batch(4, *deck_pair, opponent="random", agent_seat=[0, 1, 1, 0], autoreset=True, seed=3)
+    for _ in range(30):
+        obs, result, counts = check_batch_afterstates(batch)
+        seats = np.repeat(batch.output.current_player, counts)
+        np.testing.assert_array_equal(obs[:, 1], seats.astype(np.float32))  # feature 1: the mover's seat
+        batch.step([int(np.flatnonzero(m)[-1]) for m in batch.output.masks])
+
+
+def test_batch_afterstates_check_indices_and_the_handle(deck_pair):
+    batch = Batch(3, *deck_pair)
+    snaps = [batch.game(i).to_bytes() for i in range(3)]
+    with pytest.raises(IndexError):
+        batch.afterstates([3])
+    with pytest.raises(IndexError):
+        batch.afterstates([-1])
+    with pytest.raises(ValueError, match="twice"):
+        batch.afterstates([1, 0, 1])
+    with pytest.raises(TypeError):
+        batch.afterstates([0.5])
+    with pytest.raises(ValueError):
+        batch.afterstates([[0, 1]])
+    obs, result, counts = batch.afterstates([])
+    assert obs.shape == (0, OBS_SIZE) and result.shape == (0,) and counts.shape == (0,)
+    check_batch_afterstates(batch, np.array([2, 0], dtype=np.int64))
+    assert [batch.game(i).to_bytes() for i in range(3)] == snaps
+    batch.close()
+    with pytest.raises(core.ClosedError):
+        batch.afterstates()
+    with pytest.raises(core.ClosedError):
+        batch.afterstates([0])
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**64 - 8), prefix=st.lists(st.integers(0, 10**6), max_size=60),
+       order=st.permutations(range(4)), keep=st.integers(0, 4))
+def test_batch_afterstates_after_random_prefixes(deck_pair, seed, prefix, order, keep):
+    batch = Batch(4, *deck_pair, seed=seed)
+    for x in prefix:
+        live = np.flatnonzero(batch.output.masks.any(1))
+        if not len(live):
+            break
+        acts = [np.flatnonzero(batch.output.masks[i])[(x + int(i)) % batch.output.masks[i].sum()] for i in live]
+        batch.step_subset(live, acts)
+    check_batch_afterstates(batch, order[:keep])
+    check_batch_afterstates(batch)
+    batch.close()
