@@ -93,6 +93,13 @@ class BatchVecEnv:
     def action_masks(self) -> np.ndarray:
         return self._ring_mask[self._slot]
 
+    def afterstates(self):
+        """``(obs [R,326] f32, result [R] f32, counts [N] int64)`` of the current positions: for each env in
+        order, one row per legal action (ascending) with the observation, from the mover's seat, after that
+        action is applied to a copy of the game, and its result for the mover (+1 won, -1 lost, else 0).
+        The envs' games are not changed (``core.Batch.afterstates``)."""
+        return self.batch.afterstates()
+
     def step(self, actions):
         k = (self._slot + 1) % self.ring_slots
         self.batch.step(actions, out=self._outs[k])

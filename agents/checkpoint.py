@@ -44,8 +44,7 @@ def save_checkpoint(path: PathLike, agent: ActorCritic, optimizer: Optional[torc
     state = {
         "format": FORMAT,
         "algorithm": "ppo",
-        "network": {"hidden": agent.hidden, "layers": agent.layers, "action_features": agent.action_features,
-                    "action_mlp": agent.action_mlp},
+        "network": agent.constructor_args(),
         "model": agent.state_dict(),
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
         "config": dict(config or {}),
@@ -135,14 +134,67 @@ class Policy:
         return int(self.act(observation, action_mask))
 
     def __repr__(self) -> str:
-        return f"Policy({self.name!r}, deterministic={self.deterministic})"
+        return f"{type(self).__name__}({self.name!r}, deterministic={self.deterministic})"
+
+
+class AfterstatePolicy(Policy):
+    """A :class:`Policy` whose network scores afterstates (``--afterstate``).
+
+    It needs the games, not just their observations: ``act_game(game)`` for
+    one :class:`essence_wars.core.Game`, ``act_in_batch(batch, indices)``
+    for games of a :class:`essence_wars.core.Batch` (how ``essence-wars
+    eval`` plays it), and the Gymnasium env, which passes its game to an
+    opponent with ``needs_game = True``.
+    """
+
+    needs_game = True
+
+    def _choose(self, logits: torch.Tensor) -> np.ndarray:
+        if self.deterministic:
+            actions = logits.argmax(-1)
+        else:
+            actions = torch.multinomial(torch.softmax(logits, -1), 1, generator=self.generator).squeeze(-1)
+        return actions.numpy().astype(np.int64)
+
+    @torch.no_grad()
+    def act_in_batch(self, batch, indices) -> np.ndarray:
+        """One legal action for each game ``indices`` of ``batch`` (none may be over)."""
+        idx = np.asarray(indices, dtype=np.int64)
+        view = batch.observe()
+        after_obs, result, _ = batch.afterstates(idx)
+        masks = torch.as_tensor(np.asarray(view.masks[idx]).astype(bool))
+        logits = self.network.get_logits(torch.as_tensor(np.asarray(view.obs[idx], dtype=np.float32)), masks,
+                                         (torch.as_tensor(after_obs), torch.as_tensor(result)))
+        return self._choose(logits)
+
+    @torch.no_grad()
+    def act_game(self, game) -> int:
+        """One legal action for the player to move in ``game``."""
+        after_obs, result = game.afterstates()
+        masks = torch.as_tensor(game.action_mask().astype(bool))[None]
+        logits = self.network.get_logits(torch.as_tensor(game.observe())[None], masks,
+                                         (torch.as_tensor(after_obs), torch.as_tensor(result)))
+        return int(self._choose(logits)[0])
+
+    def act(self, obs, masks):
+        raise TypeError("an afterstate policy needs the game, not only its observation: use act_game(game), "
+                        "act_in_batch(batch, indices) or essence-wars eval")
+
+    def probabilities(self, obs, masks):
+        raise TypeError("an afterstate policy needs the game: use act_game / act_in_batch")
 
 
 def load(path: Optional[PathLike] = None, deterministic: bool = False, seed: int = 0) -> Policy:
     """A :class:`Policy` from a checkpoint file (default: the shipped one)."""
     path = SHIPPED if path is None else Path(path)
     state = load_checkpoint(path)
-    return Policy(network_from_checkpoint(state), deterministic=deterministic, seed=seed, name=str(path))
+    return make_policy(network_from_checkpoint(state), deterministic=deterministic, seed=seed, name=str(path))
+
+
+def make_policy(network: ActorCritic, deterministic: bool = False, seed: int = 0, name: str = "policy") -> Policy:
+    """The player for ``network``: an :class:`AfterstatePolicy` when it scores afterstates, else a :class:`Policy`."""
+    cls = AfterstatePolicy if network.after_head is not None else Policy
+    return cls(network, deterministic=deterministic, seed=seed, name=name)
 
 
 def export(src: PathLike, dst: PathLike = SHIPPED) -> Path:

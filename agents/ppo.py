@@ -139,6 +139,10 @@ class Args:
     action_mlp: bool = False
     """instead of --action-features: a two-layer score of each legal action over what it names
     (agents.networks.LegalActionHead); cheaper, since it scores only the legal actions"""
+    afterstate: int = 0
+    """width of an afterstate head (0: none): each legal action is also scored by a two-layer MLP over
+    the observation after playing it on a copy of the game (agents.networks.AfterstateHead; the greedy
+    bot's one-ply view, no search beyond it). Needs the in-process env (--env batch or auto)"""
 
     # evaluation and checkpoints
     eval_every: int = 10
@@ -270,7 +274,12 @@ def opponent_kinds(args: Args) -> List[Optional[str]]:
 def make_env(args: Args, kinds: Sequence[Optional[str]]):
     """The vector env: essence_wars.vec_env when present (or asked for), else the batch adapter."""
     use_vec = args.env == "vec"
-    if args.env == "auto":
+    if args.afterstate:
+        # The afterstates are computed from the games themselves, which live in the learner process only
+        # with the in-process env (the vector env's workers send observations and masks, not games).
+        if use_vec:
+            raise ValueError("--afterstate needs the in-process env: use --env batch (or auto)")
+    elif args.env == "auto":
         try:
             from essence_wars import vec_env
 
@@ -315,9 +324,9 @@ def _train(args: Args, on_interrupt: list) -> dict:
     import torch.nn as nn
     import torch.optim as optim
 
-    from agents.checkpoint import Policy, load_checkpoint, save_checkpoint, upgrade_state_dict
+    from agents.checkpoint import load_checkpoint, make_policy, save_checkpoint, upgrade_state_dict
     from agents.evaluate import play_match
-    from agents.networks import ActorCritic, masked_entropy
+    from agents.networks import ActorCritic, afterstate_rows, masked_entropy
 
     if args.potential not in POTENTIALS:
         raise ValueError(f"unknown potential {args.potential!r}: choose one of {', '.join(POTENTIALS)}")
@@ -336,7 +345,8 @@ def _train(args: Args, on_interrupt: list) -> dict:
     # -- agent, optimiser, resume ---------------------------------------------
     # --action-mlp replaces the default --action-features head
     agent = ActorCritic(hidden=args.hidden, layers=args.layers,
-                        action_features=args.action_features and not args.action_mlp, action_mlp=args.action_mlp)
+                        action_features=args.action_features and not args.action_mlp, action_mlp=args.action_mlp,
+                        afterstate=args.afterstate)
     optimizer = optim.Adam(agent.parameters(), lr=args.learning_rate, eps=1e-5)
     global_step, start_iteration = 0, 0
     league: List[ActorCritic] = []
@@ -397,6 +407,11 @@ def _train(args: Args, on_interrupt: list) -> dict:
     rew_buf = np.zeros((T, N), np.float32)
     done_buf = np.zeros((T, N), bool)
     learner_buf = np.zeros((T, N), bool)
+    # With the afterstate head: each step's afterstates (one block of rows per env, its legal actions in
+    # ascending order) and the per-env row counts, to rebuild any minibatch's blocks in the update.
+    scores_after = agent.after_head is not None
+    after_steps: List[Tuple["torch.Tensor", "torch.Tensor"]] = []
+    count_buf = torch.zeros((T, N), dtype=torch.long)
 
     batch_per_iter = N * T
     num_iterations = max(1, args.total_timesteps // batch_per_iter)
@@ -421,7 +436,7 @@ def _train(args: Args, on_interrupt: list) -> dict:
           f"{num_iterations} iterations, {env_kind} env, run dir {run_path}", flush=True)
 
     def evaluate(opponent: str, games: int, seed: int):
-        return play_match(Policy(copy.deepcopy(agent).eval(), seed=seed, name="ppo"), opponent, games=games,
+        return play_match(make_policy(copy.deepcopy(agent).eval(), seed=seed, name="ppo"), opponent, games=games,
                           seed=seed, mode=args.mode)
 
     def checkpoint(iteration: int, step: Optional[int] = None) -> None:
@@ -448,6 +463,7 @@ def _train(args: Args, on_interrupt: list) -> dict:
         agent.eval()
         t_rollout = time.time()
         warnings.filterwarnings("ignore", message="The given NumPy array is not writable", category=UserWarning)
+        after_steps.clear()
 
         # -- rollout: read each step straight from the env's ring --------------
         # The ring's views are read-only by design; torch only reads them here
@@ -460,9 +476,15 @@ def _train(args: Args, on_interrupt: list) -> dict:
             mine = bot_env | (current == learner_seat)
             obs_buf[t].copy_(o)
             mask_buf[t].copy_(m)
+            after = None
+            if scores_after:
+                a_obs, a_res, a_cnt = env.afterstates()
+                after = (torch.from_numpy(a_obs), torch.from_numpy(a_res))
+                after_steps.append(after)
+                count_buf[t] = torch.from_numpy(a_cnt)
             with torch.no_grad():
                 x = agent.obs_rms.normalize(o)
-                logits = torch.where(m, agent.actor_logits(o, x, m), torch.full((N, 256), -1e9))
+                logits = torch.where(m, agent.actor_logits(o, x, m, after), torch.full((N, 256), -1e9))
                 logp_all = torch.log_softmax(logits, -1)
                 action = torch.multinomial(logp_all.exp(), 1).squeeze(-1)
                 value = agent.critic(x).squeeze(-1)
@@ -475,8 +497,12 @@ def _train(args: Args, on_interrupt: list) -> dict:
                         continue
                     sel = np.flatnonzero(theirs & (opp_id == k))
                     sel_t = torch.from_numpy(sel)
+                    sub = None
+                    if scores_after:
+                        rows = afterstate_rows(count_buf[t], sel_t)
+                        sub = (after[0][rows], after[1][rows])
                     with torch.no_grad():
-                        action[sel_t] = league[k].act(o[sel_t], m[sel_t])
+                        action[sel_t] = league[k].act(o[sel_t], m[sel_t], after=sub)
             act_buf[t] = action
             logp_buf[t] = logp_all.gather(1, action[:, None]).squeeze(1)
             val_buf[t] = value.numpy()
@@ -522,6 +548,10 @@ def _train(args: Args, on_interrupt: list) -> dict:
         b_advantages = torch.from_numpy(advantages.reshape(-1))[sel]
         b_returns = torch.from_numpy(returns.reshape(-1))[sel]
         b_values = torch.from_numpy(val_buf.reshape(-1))[sel]
+        if scores_after:
+            all_after_obs = torch.cat([a for a, _ in after_steps])
+            all_after_res = torch.cat([r for _, r in after_steps])
+            all_counts = count_buf.reshape(-1)
         batch_size = sel.numel()
         clipfracs = []
         for epoch in range(args.update_epochs):
@@ -529,7 +559,11 @@ def _train(args: Args, on_interrupt: list) -> dict:
             # of a rollout varies, so the batch size is rarely a multiple)
             for mb in torch.tensor_split(torch.randperm(batch_size), args.num_minibatches):
                 x = agent.obs_rms.normalize(b_obs[mb])
-                logits = torch.where(b_masks[mb], agent.actor_logits(b_obs[mb], x, b_masks[mb]),
+                mb_after = None
+                if scores_after:
+                    rows = afterstate_rows(all_counts, sel[mb])
+                    mb_after = (all_after_obs[rows], all_after_res[rows])
+                logits = torch.where(b_masks[mb], agent.actor_logits(b_obs[mb], x, b_masks[mb], mb_after),
                                      torch.full((mb.numel(), 256), -1e9))
                 logp_all = torch.log_softmax(logits, -1)
                 newlogprob = logp_all.gather(1, b_actions[mb][:, None]).squeeze(1)
@@ -603,6 +637,7 @@ def _train(args: Args, on_interrupt: list) -> dict:
             writer.add_scalar("charts/win_rate_vs_greedy_ci_low", lo, global_step)
         if args.save_every and (iteration % args.save_every == 0 or iteration == num_iterations):
             checkpoint(iteration)
+        whole[:] = iteration, global_step  # done before its progress line: an interrupt from now on saves it
 
         postfix = {"SPS": sps, "train_vs_greedy": f"{train_greedy:.2f}"}
         if "greedy" in last_eval:
@@ -618,7 +653,6 @@ def _train(args: Args, on_interrupt: list) -> dict:
         timings["rollout_seconds"].append(rollout_time)
         timings["update_seconds"].append(update_time)
         t_iteration = now
-        whole[:] = iteration, global_step
 
     if bar is not None:
         bar.close()

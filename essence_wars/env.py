@@ -97,7 +97,9 @@ ENV_ID = "EssenceWars-v0"
 
 #: A Python opponent: ``policy(observation, action_mask) -> action``, given the
 #: opponent's float32 [326] observation and int8 [256] mask (the same arrays an
-#: agent gets, so a frozen copy of an agent's policy can be plugged in).
+#: agent gets, so a frozen copy of an agent's policy can be plugged in). A
+#: policy with ``needs_game = True`` is instead asked
+#: ``policy.act_in_batch(batch, [0])`` on the env's one-game ``core.Batch``.
 Policy = Callable[[np.ndarray, np.ndarray], int]
 DeckSpec = Union[str, Sequence[int]]
 
@@ -536,7 +538,11 @@ class EssenceWarsEnv(gym.Env):
         acting = seat
         while self._to_move.item(0) != seat and not self._terminated.item(0):
             mask = self._mask_i8.copy()
-            choice = policy(self._obs_row.copy(), mask)
+            if getattr(policy, "needs_game", False):
+                # A policy that reads the game itself (agents.checkpoint.AfterstatePolicy).
+                choice = policy.act_in_batch(self._batch, [0])[0]
+            else:
+                choice = policy(self._obs_row.copy(), mask)
             try:
                 a = action_index(choice)
             except (TypeError, ValueError) as e:

@@ -27,7 +27,7 @@ from agents import ppo  # noqa: E402
 from agents.batch_env import BatchVecEnv  # noqa: E402
 from agents.checkpoint import Policy, load_checkpoint, save_checkpoint  # noqa: E402
 from agents.evaluate import play_match  # noqa: E402
-from agents.networks import ActorCritic, masked_entropy, masked_logits  # noqa: E402
+from agents.networks import ActorCritic, afterstate_rows, masked_entropy, masked_logits  # noqa: E402
 
 
 def _positions(n_envs: int = 64, steps: int = 60, seed: int = 3):
@@ -263,3 +263,111 @@ def test_short_run_clearly_beats_the_untrained_policy_against_random(tmp_path):
     _, hi_before = before.total.interval()
     print(before.total.line(), "->", after.total.line())
     assert lo_after > hi_before + 0.05, (before.total.line(), after.total.line())
+
+
+# ---------------------------------------------------------------------------
+# the afterstate head
+
+
+def test_afterstate_rows_selects_each_positions_block_in_order():
+    counts = torch.tensor([2, 0, 3, 1])  # blocks: [0,1], [], [2,3,4], [5]
+    assert afterstate_rows(counts, torch.tensor([2, 0])).tolist() == [2, 3, 4, 0, 1]
+    assert afterstate_rows(counts, torch.tensor([3, 1, 3])).tolist() == [5, 5]
+    assert afterstate_rows(counts, torch.tensor([1])).numel() == 0
+
+
+def _afterstate_positions(n: int = 12, steps: int = 15, seed: int = 5):
+    """Positions of random self-play games in a batch, with their afterstates (one block per game)."""
+    batch = core.Batch(n, opponent=None, autoreset=True, seed=seed)
+    out = batch.reset(seed=seed)
+    rng = np.random.default_rng(seed)
+    for _ in range(steps):
+        m = out.masks.astype(bool)
+        batch.step((rng.random(m.shape) * m).argmax(1), out=out)
+    a_obs, a_res, counts = batch.afterstates()
+    return batch, out.obs.copy(), out.masks.astype(bool), a_obs, a_res, counts
+
+
+def test_afterstate_head_scores_each_legal_action_by_where_it_leads():
+    batch, obs, masks, a_obs, a_res, counts = _afterstate_positions()
+    try:
+        assert counts.tolist() == masks.sum(1).tolist()
+        torch.manual_seed(4)
+        net = ActorCritic(hidden=32, layers=1, afterstate=16)
+        with torch.no_grad():
+            net.after_head.net[-1].weight.normal_()  # make its scores visible next to the trunk's logits
+        o, m = torch.from_numpy(obs), torch.from_numpy(masks)
+        after = (torch.from_numpy(a_obs), torch.from_numpy(a_res))
+        x = net.obs_rms.normalize(o)
+        base = net.actor_out(net.actor_trunk(x))
+        logits = net.actor_logits(o, x, m, after)
+        assert torch.equal(logits[~m], base[~m])
+        # A legal action's extra score is the head's value of its own afterstate.
+        pos, act = m.nonzero(as_tuple=True)
+        own = net.after_head.net(torch.cat([net.obs_rms.normalize(after[0]), after[1][:, None]], 1)).squeeze(-1)
+        torch.testing.assert_close(logits[pos, act] - base[pos, act], own)
+        # Only the legal actions can be sampled, and gradients reach the head.
+        action, logp, entropy, _ = net.get_action_and_value(o, m, after=after)
+        assert m[torch.arange(len(action)), action].all() and torch.isfinite(logp).all()
+        net.get_logits(o, m, after).logsumexp(-1).sum().backward()
+        assert net.after_head.net[0].weight.grad.abs().sum() > 0
+        with pytest.raises(ValueError, match="afterstates"):
+            net.actor_logits(o, x, m)
+        with pytest.raises(ValueError, match="afterstate rows"):
+            net.actor_logits(o, x, m, (after[0][1:], after[1][1:]))
+    finally:
+        batch.close()
+
+
+def test_afterstate_policy_round_trip_and_play(tmp_path):
+    """An afterstate checkpoint loads as a policy that needs the game: the same probabilities through
+    act_in_batch and act_game, legal actions in every form, a clear error from the observation-only
+    forms, and it plays as a Gymnasium env opponent and in essence-wars eval."""
+    from essence_wars.env import EssenceWarsEnv
+
+    from agents.checkpoint import AfterstatePolicy
+
+    batch, obs, masks, a_obs, a_res, counts = _afterstate_positions(8, 10)
+    try:
+        torch.manual_seed(1)
+        net = ActorCritic(hidden=32, layers=1, afterstate=16)
+        net.obs_rms.update(torch.from_numpy(obs))
+        path = tmp_path / "after.pt"
+        save_checkpoint(path, net, None, {}, global_step=7, iteration=1)
+        policy = agents.load(path, deterministic=True)
+        assert isinstance(policy, AfterstatePolicy) and policy.network.afterstate == 16
+        after = (torch.from_numpy(a_obs), torch.from_numpy(a_res))
+        expected = net.get_logits(torch.from_numpy(obs), torch.from_numpy(masks), after).argmax(-1).numpy()
+        np.testing.assert_array_equal(policy.act_in_batch(batch, np.arange(8)), expected)
+        for i in range(8):
+            with batch.game(i) as g:
+                assert policy.act_game(g) == expected[i]
+        with pytest.raises(TypeError, match="needs the game"):
+            policy.act(obs, masks)
+        with pytest.raises(TypeError, match="needs the game"):
+            policy(obs[0], masks[0])
+    finally:
+        batch.close()
+    env = EssenceWarsEnv(opponent=agents.load(path, seed=3), agent_seat=1)
+    try:
+        ob, info = env.reset(seed=2)
+        done = False
+        while not done:
+            mask = ob["action_mask"]
+            ob, _, term, trunc, info = env.step(int(np.flatnonzero(mask)[0]))
+            done = term or trunc
+    finally:
+        env.close()
+    res = play_match(str(path), "random", games=20, seed=4)
+    assert res.total.games == 20
+
+
+def test_afterstate_training_runs_evaluates_and_resumes(tmp_path):
+    first = ppo.train(_tiny_args(tmp_path, afterstate=16, eval_every=1, eval_games=4))
+    assert first["global_step"] == 256
+    second = ppo.train(_tiny_args(tmp_path, exp_name="tiny2", total_timesteps=512, resume=first["checkpoint"]))
+    assert second["global_step"] == 512
+    state = load_checkpoint(second["checkpoint"])
+    assert state["network"]["afterstate"] == 16 and len(state["league"]) >= 2
+    with pytest.raises(ValueError, match="--env batch"):
+        ppo.train(_tiny_args(tmp_path, exp_name="tiny3", afterstate=16, env="vec"))
