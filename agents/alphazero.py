@@ -27,6 +27,7 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
+from agents.interrupt import Terminated, interrupt_name, sigterm_as_interrupt
 from essence_wars import core
 from essence_wars.search import Search, SearchConfig
 
@@ -393,8 +394,13 @@ def learning_rate(args: Args, iteration: int) -> float:
     raise ValueError(f"unknown lr_schedule {args.lr_schedule!r}: constant or cosine")
 
 
+@sigterm_as_interrupt()
 def train(args: Args) -> dict:
-    """The training loop; returns the final state (iteration, positions, last eval)."""
+    """The training loop; returns the final state (iteration, positions, last eval).
+
+    Ctrl-C or SIGTERM (:mod:`agents.interrupt`) writes the checkpoint (of the last whole iteration), says so
+    and re-raises: KeyboardInterrupt, or :class:`~agents.interrupt.Terminated` (the command line exits 143).
+    """
     import torch
     import torch.nn.functional as F
     from torch.utils.tensorboard import SummaryWriter
@@ -437,6 +443,7 @@ def train(args: Args) -> dict:
     opponents = [o for o in args.eval_opponents.split(",") if o]
     start_time = time.time()
     last = {}
+    interrupted = None
     try:
         while state["iteration"] < args.iterations:
             if args.time_limit and time.time() - start_time > args.time_limit:
@@ -491,11 +498,17 @@ def train(args: Args) -> dict:
             if args.checkpoint_every and it % args.checkpoint_every == 0:
                 state_to_save = dict(state, games=state["games"] + selfplay.games_finished)
                 _save(ckpt_path, net, optimizer, args, state_to_save)
+    except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM: the checkpoint below, then the interrupt goes on
+        interrupted = e
+        raise
     finally:
         state["games"] += selfplay.games_finished
         _save(ckpt_path, net, optimizer, args, state)
         selfplay.search.close()
         writer.close()
+        if interrupted is not None:
+            print(f"{interrupt_name(interrupted)}: saved checkpoint {ckpt_path} (iteration {state['iteration']}, "
+                  f"{state['positions']} positions); continue with --resume {ckpt_path}", flush=True)
     print(f"saved {ckpt_path}", flush=True)
     return {"state": state, "eval": last, "checkpoint": ckpt_path}
 
@@ -542,7 +555,10 @@ def run(ns: argparse.Namespace) -> int:
         if ns.json:
             print(json.dumps(results, indent=2))
         return 0
-    train(args)
+    try:
+        train(args)
+    except Terminated as e:  # the checkpoint is written
+        return e.exit_status
     return 0
 
 
