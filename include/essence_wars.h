@@ -212,11 +212,11 @@ EwStatus ew_game_observe(const struct EwGame *game, float *out, size_t len);
 // whose opponent ended the game.
 EwStatus ew_game_observe_seat(const struct EwGame *game, int32_t seat, float *out, size_t len);
 
-// Writes which card sits in each hand, lane and support slot into `out` (`len`
-// >= 34 values), as `seat` (0 or 1) sees the table, or the player to move when
-// `seat` is -1: 0 for an empty slot, card id + 1 otherwise. The layout follows
-// the observation's blocks (docs/OBSERVATION.md, "Card ids"); it is for
-// networks that learn an embedding per card.
+// Writes which card sits in each hand, lane and support slot into `out`
+// (`len` >= 34 values), as `seat` (0 or 1) sees the table, or the player to
+// move when `seat` is -1: 0 for an empty slot, card id + 1 otherwise. The
+// layout follows the observation's blocks (docs/OBSERVATION.md, "Card ids");
+// it is for networks that learn an embedding per card.
 EwStatus ew_game_card_ids(const struct EwGame *game, int32_t seat, uint16_t *out, size_t len);
 
 // Writes the legal-action mask (1 legal, 0 not) into `out` (`len` >= 256 bytes).

@@ -569,8 +569,8 @@ mod tests {
         let err = b.step(&[255, 255, 200], &mut bufs.out()).unwrap_err();
         assert!(matches!(err, BatchError::Illegal { index: 2, action: 200, .. }), "{err:?}");
         assert!(err.to_string().contains("game 2"), "{err}");
-        for i in 0..n {
-            assert_eq!(*b.game(i), before[i]);
+        for (i, game) in before.iter().enumerate() {
+            assert_eq!(b.game(i), game);
         }
         let mut b = Batch::new(n, deck(0), deck(1), Mode::Attrition, false, IllegalPolicy::Lose);
         b.reset(7, None, &mut bufs.out()).unwrap();
@@ -601,10 +601,10 @@ mod tests {
             let seeds: Vec<u64> = (0..n).map(|i| b.seed(i)).collect();
             let actions: Vec<i64> = (0..n).map(|i| pickers[i].choose(b.game(i)) as i64).collect();
             b.step(&actions, &mut bufs.out()).unwrap();
-            for i in 0..n {
+            for (i, &seed) in seeds.iter().enumerate() {
                 if bufs.term[i] != 0 {
                     ended += 1;
-                    assert_eq!(b.seed(i), next_episode_seed(seeds[i]));
+                    assert_eq!(b.seed(i), next_episode_seed(seed));
                     assert_eq!(b.game(i).turn, if i % 2 == 0 { 1 } else { 2 });
                 }
             }

@@ -927,11 +927,11 @@ pub extern "C" fn ew_game_observe_seat(game: *const EwGame, seat: i32, out: *mut
     })
 }
 
-/// Writes which card sits in each hand, lane and support slot into `out` (`len`
-/// >= 34 values), as `seat` (0 or 1) sees the table, or the player to move when
-/// `seat` is -1: 0 for an empty slot, card id + 1 otherwise. The layout follows
-/// the observation's blocks (docs/OBSERVATION.md, "Card ids"); it is for
-/// networks that learn an embedding per card.
+/// Writes which card sits in each hand, lane and support slot into `out`
+/// (`len` >= 34 values), as `seat` (0 or 1) sees the table, or the player to
+/// move when `seat` is -1: 0 for an empty slot, card id + 1 otherwise. The
+/// layout follows the observation's blocks (docs/OBSERVATION.md, "Card ids");
+/// it is for networks that learn an embedding per card.
 #[no_mangle]
 pub extern "C" fn ew_game_card_ids(game: *const EwGame, seat: i32, out: *mut u16, len: usize) -> EwStatus {
     guard(|| {

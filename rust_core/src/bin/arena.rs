@@ -462,8 +462,8 @@ fn per_deck_table(cfg: &Config, records: &[Record]) -> String {
     let _ = writeln!(out, "\n  per deck (draws count half):");
     let _ = writeln!(
         out,
-        "  {:<w$}  {:>6}  {:<24}  {:>6}  {}",
-        "deck", "games", "score vs other decks", "A games", "A's score with deck"
+        "  {:<w$}  {:>6}  {:<24}  {:>6}  A's score with deck",
+        "deck", "games", "score vs other decks", "A games"
     );
     for i in 0..nd {
         let _ = writeln!(
