@@ -3,6 +3,8 @@
 use super::CardId;
 
 /// (name, 30 card ids) for each preset deck, in the order GAME.md lists them.
+// Hand-aligned (copies of a card share a line, names in one column): rustfmt would scatter the comments.
+#[rustfmt::skip]
 pub static PRESETS: &[(&str, [CardId; 30])] = &[
     (
         "argentum_control",
