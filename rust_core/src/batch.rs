@@ -34,10 +34,10 @@
 //!   rule, not a time limit), so `truncated` is always written as 0; the array
 //!   exists so callers can share one layout with time-limited wrappers.
 
+use crate::actions::NUM_ACTIONS;
 use crate::bots::{Bot, BotSpec};
 use crate::decks::Deck;
 use crate::encoding::OBS_SIZE;
-use crate::actions::NUM_ACTIONS;
 use crate::state::{Game, Mode, Outcome};
 use std::fmt;
 
@@ -535,14 +535,16 @@ mod tests {
         let mut b = Batch::new(n, deck(0), deck(2), Mode::Attrition, false, IllegalPolicy::Error);
         let mut bufs = Bufs::new(n);
         b.reset(100, None, &mut bufs.out()).unwrap();
-        let mut singles: Vec<Game> = (0..n).map(|i| Game::new(100 + i as u64, deck(0), deck(2), Mode::Attrition)).collect();
+        let mut singles: Vec<Game> =
+            (0..n).map(|i| Game::new(100 + i as u64, deck(0), deck(2), Mode::Attrition)).collect();
         let mut pickers: Vec<RandomBot> = (0..n).map(|i| RandomBot::new(i as u64)).collect();
         for _ in 0..3000 {
             if singles.iter().all(|g| g.is_over()) {
                 break;
             }
             let live: Vec<u32> = (0..n as u32).filter(|&i| !singles[i as usize].is_over()).collect();
-            let actions: Vec<i64> = live.iter().map(|&i| pickers[i as usize].choose(&singles[i as usize]) as i64).collect();
+            let actions: Vec<i64> =
+                live.iter().map(|&i| pickers[i as usize].choose(&singles[i as usize]) as i64).collect();
             b.step_subset(&live, &actions, &mut bufs.out()).unwrap();
             for (k, &i) in live.iter().enumerate() {
                 let i = i as usize;

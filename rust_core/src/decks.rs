@@ -34,18 +34,15 @@ impl fmt::Display for DeckError {
             DeckError::WrongSize { got } => {
                 write!(f, "a deck must have exactly {DECK_SIZE} cards, got {got}")
             }
-            DeckError::UnknownCard { id } => write!(
-                f,
-                "unknown card id {id} (valid ids are 0..{})",
-                cards::CARDS.len()
-            ),
+            DeckError::UnknownCard { id } => {
+                write!(f, "unknown card id {id} (valid ids are 0..{})", cards::CARDS.len())
+            }
             DeckError::TokenInDeck { id, name } => {
                 write!(f, "card {id} ({name}) is a token and cannot be put in a deck")
             }
-            DeckError::TooManyCopies { id, name, count, max } => write!(
-                f,
-                "card {id} ({name}) appears {count} times; at most {max} allowed"
-            ),
+            DeckError::TooManyCopies { id, name, count, max } => {
+                write!(f, "card {id} ({name}) appears {count} times; at most {max} allowed")
+            }
             DeckError::UnknownPreset { name, suggestion } => {
                 write!(f, "unknown deck {name:?}")?;
                 if let Some(s) = suggestion {

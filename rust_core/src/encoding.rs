@@ -230,10 +230,10 @@ impl Game {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::actions::NUM_ACTIONS;
     use crate::cards::{Kind, CARDS};
     use crate::decks::Deck;
     use crate::keywords::{Keyword, Keywords};
-    use crate::actions::NUM_ACTIONS;
     use crate::state::{Creature, Mode, Outcome, Support};
 
     /// Checks the documented offsets (docs/OBSERVATION.md) on a hand-built table.

@@ -50,12 +50,12 @@ use crate::keywords::Keyword;
 use crate::rules::ActionError;
 use crate::serialize;
 use crate::state::{Game, Mode};
+use std::cell::Cell;
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::ffi::{c_char, CStr, CString};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
@@ -366,14 +366,12 @@ fn check_handle(addr: usize, kind: HandleKind) -> Result<(), Failure> {
             LAST_VALID.with(|c| c.set((addr, kind as u8, frees)));
             Ok(())
         }
-        Some(&(k, false)) if k == kind => fail(
-            EW_ERR_INVALID_HANDLE,
-            format!("the {} handle was already freed (use after free)", kind.name()),
-        ),
-        Some(&(k, _)) => fail(
-            EW_ERR_INVALID_HANDLE,
-            format!("expected a {} handle, got a {} handle", kind.name(), k.name()),
-        ),
+        Some(&(k, false)) if k == kind => {
+            fail(EW_ERR_INVALID_HANDLE, format!("the {} handle was already freed (use after free)", kind.name()))
+        }
+        Some(&(k, _)) => {
+            fail(EW_ERR_INVALID_HANDLE, format!("expected a {} handle, got a {} handle", kind.name(), k.name()))
+        }
         None => fail(
             EW_ERR_INVALID_HANDLE,
             format!("not a live {} handle from this library (never created, or freed long ago)", kind.name()),
@@ -625,11 +623,16 @@ fn custom_deck(ids: *const i64, len: usize, what: &str) -> Result<Deck, Failure>
 fn parse_opponent(spec: *const c_char) -> Result<Option<BotSpec>, Failure> {
     match in_str(spec, "opponent")? {
         None => Ok(None),
-        Some(s) if s.trim().is_empty() || s.trim().eq_ignore_ascii_case("none") || s.trim().eq_ignore_ascii_case("self") => Ok(None),
-        Some(s) => BotSpec::parse(s).map(Some).map_err(|e| Failure {
-            status: EW_ERR_BAD_ARGUMENT,
-            msg: format!("{e}; or \"none\" for self-play"),
-        }),
+        Some(s)
+            if s.trim().is_empty()
+                || s.trim().eq_ignore_ascii_case("none")
+                || s.trim().eq_ignore_ascii_case("self") =>
+        {
+            Ok(None)
+        }
+        Some(s) => BotSpec::parse(s)
+            .map(Some)
+            .map_err(|e| Failure { status: EW_ERR_BAD_ARGUMENT, msg: format!("{e}; or \"none\" for self-play") }),
     }
 }
 
@@ -782,10 +785,7 @@ pub extern "C" fn ew_deck_count() -> u32 {
 pub extern "C" fn ew_deck_name(index: u32, out: *mut *const c_char) -> EwStatus {
     guard(|| match deck_names().get(index as usize) {
         Some(n) => put(out, n.as_ptr(), "out"),
-        None => fail(
-            EW_ERR_UNKNOWN_DECK,
-            format!("deck index {index} out of range 0..{}", deck_names().len()),
-        ),
+        None => fail(EW_ERR_UNKNOWN_DECK, format!("deck index {index} out of range 0..{}", deck_names().len())),
     })
 }
 
@@ -797,10 +797,10 @@ pub extern "C" fn ew_deck_find(name: *const c_char, index: *mut u32) -> EwStatus
         let Some(n) = in_str(name, "name")? else { return fail(EW_ERR_BAD_ARGUMENT, "deck name is NULL") };
         match Deck::preset_index(n) {
             Some(i) => put(index, i as u32, "index"),
-            None => Err(Deck::preset(n).err().map(Failure::from).unwrap_or(Failure {
-                status: EW_ERR_UNKNOWN_DECK,
-                msg: format!("unknown deck {n:?}"),
-            })),
+            None => Err(Deck::preset(n)
+                .err()
+                .map(Failure::from)
+                .unwrap_or(Failure { status: EW_ERR_UNKNOWN_DECK, msg: format!("unknown deck {n:?}") })),
         }
     })
 }
@@ -1174,7 +1174,10 @@ fn policy(illegal_mode: u32) -> Result<IllegalPolicy, Failure> {
     match illegal_mode {
         EW_ILLEGAL_ERROR => Ok(IllegalPolicy::Error),
         EW_ILLEGAL_LOSE => Ok(IllegalPolicy::Lose),
-        m => fail(EW_ERR_BAD_ARGUMENT, format!("illegal_mode must be EW_ILLEGAL_ERROR (0) or EW_ILLEGAL_LOSE (1), got {m}")),
+        m => fail(
+            EW_ERR_BAD_ARGUMENT,
+            format!("illegal_mode must be EW_ILLEGAL_ERROR (0) or EW_ILLEGAL_LOSE (1), got {m}"),
+        ),
     }
 }
 
@@ -1575,7 +1578,10 @@ pub extern "C" fn ew_batch_seed(batch: *mut EwBatch, index: u32, out: *mut u64) 
     guard(|| {
         let b = batch_mut(batch)?;
         if index as usize >= b.len() {
-            return fail(EW_ERR_BAD_ARGUMENT, format!("game index {index} out of range (the batch has {} games)", b.len()));
+            return fail(
+                EW_ERR_BAD_ARGUMENT,
+                format!("game index {index} out of range (the batch has {} games)", b.len()),
+            );
         }
         put(out, b.seed(index as usize), "out")
     })

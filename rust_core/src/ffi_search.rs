@@ -103,7 +103,12 @@ impl EwSearchConfig {
         let priors = match self.priors {
             EW_PRIORS_LOGITS => PriorKind::Logits,
             EW_PRIORS_PROBABILITIES => PriorKind::Probabilities,
-            p => return fail(EW_ERR_BAD_ARGUMENT, format!("priors must be EW_PRIORS_LOGITS (0) or EW_PRIORS_PROBABILITIES (1), got {p}")),
+            p => {
+                return fail(
+                    EW_ERR_BAD_ARGUMENT,
+                    format!("priors must be EW_PRIORS_LOGITS (0) or EW_PRIORS_PROBABILITIES (1), got {p}"),
+                )
+            }
         };
         if self.reuse_tree > 1 {
             return fail(EW_ERR_BAD_ARGUMENT, format!("reuse_tree must be 0 or 1, got {}", self.reuse_tree));
@@ -228,7 +233,9 @@ fn check_handle(addr: usize) -> Result<(), Failure> {
     match registry().handles.get(&addr) {
         Some(true) => Ok(()),
         Some(false) => fail(EW_ERR_INVALID_HANDLE, "the search handle was already freed (use after free)"),
-        None => fail(EW_ERR_INVALID_HANDLE, "not a live search handle from this library (never created, or freed long ago)"),
+        None => {
+            fail(EW_ERR_INVALID_HANDLE, "not a live search handle from this library (never created, or freed long ago)")
+        }
     }
 }
 
@@ -352,7 +359,8 @@ fn game_copy(game: *const EwGame) -> Result<Game, Failure> {
     if st != EW_OK {
         return Err(engine_failure(st, "game"));
     }
-    serialize::decode(&buf[..needed]).map_err(|e| Failure { status: EW_ERR_PANIC, msg: format!("snapshot round trip failed: {e}") })
+    serialize::decode(&buf[..needed])
+        .map_err(|e| Failure { status: EW_ERR_PANIC, msg: format!("snapshot round trip failed: {e}") })
 }
 
 fn deck(name: *const c_char, what: &str) -> Result<Deck, Failure> {
@@ -388,7 +396,12 @@ pub extern "C" fn ew_search_default_config(out: *mut EwSearchConfig) -> EwStatus
 /// may be NULL for the defaults. Tree i's generator is seeded from `seed` and i.
 /// Free it with `ew_search_free`.
 #[no_mangle]
-pub extern "C" fn ew_search_new(num_trees: u32, config: *const EwSearchConfig, seed: u64, out: *mut *mut EwSearch) -> EwStatus {
+pub extern "C" fn ew_search_new(
+    num_trees: u32,
+    config: *const EwSearchConfig,
+    seed: u64,
+    out: *mut *mut EwSearch,
+) -> EwStatus {
     guard(|| {
         check_ptr(out, "out")?;
         let cfg = read_config(config)?;
@@ -469,7 +482,12 @@ pub extern "C" fn ew_search_new_game(
             None => Mode::Attrition,
             Some(m) => match Mode::parse(m) {
                 Some(m) => m,
-                None => return fail(EW_ERR_BAD_ARGUMENT, format!("unknown mode {m:?}; valid modes: attrition, essence_duel")),
+                None => {
+                    return fail(
+                        EW_ERR_BAD_ARGUMENT,
+                        format!("unknown mode {m:?}; valid modes: attrition, essence_duel"),
+                    )
+                }
             },
         };
         Ok(s.set_root(index as usize, Some(Game::new(seed, d0, d1, mode)))?)
@@ -494,7 +512,10 @@ pub extern "C" fn ew_search_set_roots_from_batch(
         let trees = in_buf(tree_indices, n, n, "tree_indices")?;
         let games = in_buf(batch_indices, n, n, "batch_indices")?;
         if let Some(&t) = trees.iter().find(|&&t| t as usize >= s.len()) {
-            return fail(EW_ERR_BAD_ARGUMENT, format!("tree index {t} out of range (the search has {} trees)", s.len()));
+            return fail(
+                EW_ERR_BAD_ARGUMENT,
+                format!("tree index {t} out of range (the search has {} trees)", s.len()),
+            );
         }
         let mut copies = Vec::with_capacity(n);
         for &i in games {
@@ -525,7 +546,10 @@ pub extern "C" fn ew_search_get_root(search: *mut EwSearch, index: u32, out: *mu
         let s = search_mut(search)?;
         check_ptr(out, "out")?;
         if index as usize >= s.len() {
-            return fail(EW_ERR_BAD_ARGUMENT, format!("tree index {index} out of range (the search has {} trees)", s.len()));
+            return fail(
+                EW_ERR_BAD_ARGUMENT,
+                format!("tree index {index} out of range (the search has {} trees)", s.len()),
+            );
         }
         let Some(g) = s.tree(index as usize).root() else {
             return fail(EW_ERR_GAME_OVER, format!("tree {index} has no game"));
@@ -694,7 +718,8 @@ pub extern "C" fn ew_search_root_state(
         let b = s.len();
         check_len(len, b, "len")?;
         let mut o = if obs.is_null() { None } else { Some(out_buf(obs, b * OBS_SIZE, b * OBS_SIZE, "obs")?) };
-        let mut m = if masks.is_null() { None } else { Some(out_buf(masks, b * NUM_ACTIONS, b * NUM_ACTIONS, "masks")?) };
+        let mut m =
+            if masks.is_null() { None } else { Some(out_buf(masks, b * NUM_ACTIONS, b * NUM_ACTIONS, "masks")?) };
         let mut p = if players.is_null() { None } else { Some(out_buf(players, b, b, "players")?) };
         let mut st = if status.is_null() { None } else { Some(out_buf(status, b, b, "status")?) };
         for i in 0..b {
@@ -707,7 +732,8 @@ pub extern "C" fn ew_search_root_state(
                 }
             }
             if let Some(m) = m.as_deref_mut() {
-                let row: &mut [u8; NUM_ACTIONS] = (&mut m[i * NUM_ACTIONS..(i + 1) * NUM_ACTIONS]).try_into().expect("row");
+                let row: &mut [u8; NUM_ACTIONS] =
+                    (&mut m[i * NUM_ACTIONS..(i + 1) * NUM_ACTIONS]).try_into().expect("row");
                 match root {
                     Some(g) if !g.is_over() => g.legal_mask().write_bytes(row),
                     _ => row.fill(0),

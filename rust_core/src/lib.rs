@@ -9,8 +9,6 @@
 //! [`Game::apply`], `Clone`, [`Game::observe`], [`Game::reward`],
 //! [`Game::current_player`], [`Game::is_over`].
 
-
-
 pub mod actions;
 pub mod batch;
 pub mod bots;

@@ -23,11 +23,9 @@ impl fmt::Display for ActionError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ActionError::GameOver => write!(f, "the game is over; reset it to play again"),
-            ActionError::Illegal { action, legal } => write!(
-                f,
-                "action {action} ({}) is not legal now; {legal} action(s) are legal",
-                describe(*action)
-            ),
+            ActionError::Illegal { action, legal } => {
+                write!(f, "action {action} ({}) is not legal now; {legal} action(s) are legal", describe(*action))
+            }
         }
     }
 }
@@ -208,9 +206,7 @@ impl Game {
         self.actions += 1;
         with_queue(|q| match Action::decode(action) {
             Some(Action::Play { hand, arg }) => play_card(self, q, hand as usize, arg as usize),
-            Some(Action::Attack { attacker, defender }) => {
-                attack(self, q, attacker as usize, defender as usize)
-            }
+            Some(Action::Attack { attacker, defender }) => attack(self, q, attacker as usize, defender as usize),
             Some(Action::Ability { slot, target }) => use_ability(self, q, slot as usize, target),
             Some(Action::EndTurn) => end_turn(self, q),
             None => unreachable!("reserved actions are never legal"),

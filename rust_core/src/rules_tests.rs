@@ -218,7 +218,10 @@ fn end_turn_is_always_legal_while_running() {
 
 #[test]
 fn playing_a_creature_costs_ap_and_essence_and_fills_the_lane() {
-    let Some(c) = first_card(|c| matches!(c.kind, Kind::Creature { .. }) && c.triggers.is_empty() && c.cost >= 1) else { return };
+    let Some(c) = first_card(|c| matches!(c.kind, Kind::Creature { .. }) && c.triggers.is_empty() && c.cost >= 1)
+    else {
+        return;
+    };
     let mut g = blank();
     give(&mut g, 0, c.id);
     g.players[0].essence = c.cost;
@@ -237,7 +240,9 @@ fn playing_a_creature_costs_ap_and_essence_and_fills_the_lane() {
 
 #[test]
 fn a_targeted_spell_needs_a_target() {
-    let Some(c) = first_card(|c| matches!(c.kind, Kind::Spell { target: TargetRule::EnemyCreature, .. })) else { return };
+    let Some(c) = first_card(|c| matches!(c.kind, Kind::Spell { target: TargetRule::EnemyCreature, .. })) else {
+        return;
+    };
     let mut g = blank();
     give(&mut g, 0, c.id);
     assert_eq!(g.legal_actions(), vec![END_TURN]);
@@ -548,7 +553,12 @@ fn charge_adds_two_when_attacking_only() {
 
 #[test]
 fn ward_cancels_the_first_enemy_spell_or_ability() {
-    let Some(spell) = first_card(|c| matches!(c.kind, Kind::Spell { target: TargetRule::EnemyCreature, effects } if effects.iter().any(|e| matches!(e, Effect::Damage(Target::Chosen, _)))) && c.cost <= 10) else { return };
+    let Some(spell) = first_card(|c| {
+        matches!(c.kind, Kind::Spell { target: TargetRule::EnemyCreature, effects } if effects.iter().any(|e| matches!(e, Effect::Damage(Target::Chosen, _))))
+            && c.cost <= 10
+    }) else {
+        return;
+    };
     let mut g = blank();
     put(&mut g, 1, 2, 1, 12, &[Ward]);
     give(&mut g, 0, spell.id);
@@ -663,7 +673,11 @@ fn the_queue_is_first_in_first_out_and_the_game_ends_mid_queue() {
 
 #[test]
 fn support_auras_apply_and_leave_with_the_support() {
-    let Some(s) = first_card(|c| matches!(c.kind, Kind::Support { aura, durability } if aura.attack > 0 && durability >= 1)) else { return };
+    let Some(s) =
+        first_card(|c| matches!(c.kind, Kind::Support { aura, durability } if aura.attack > 0 && durability >= 1))
+    else {
+        return;
+    };
     let Kind::Support { aura, durability } = s.kind else { unreachable!() };
     let mut g = blank();
     put(&mut g, 0, 0, 1, 3, &[]);

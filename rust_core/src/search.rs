@@ -308,7 +308,14 @@ pub struct Tree {
 impl Tree {
     /// An empty tree (no game) with its own generator.
     pub fn new(seed: u64) -> Tree {
-        Tree { root_game: None, nodes: Vec::new(), spare: Vec::new(), pending: Vec::new(), sims: 0, rng: Rng::new(seed) }
+        Tree {
+            root_game: None,
+            nodes: Vec::new(),
+            spare: Vec::new(),
+            pending: Vec::new(),
+            sims: 0,
+            rng: Rng::new(seed),
+        }
     }
 
     /// The root game, if any.
@@ -799,7 +806,11 @@ impl Search {
                     if !x.is_finite() || (!logits && x < 0.0) {
                         return bad(format!(
                             "priors[{row}, {a}] (tree {t}, a legal action) is {x}: {}",
-                            if logits { "logits of legal actions must be finite" } else { "probabilities must be finite and >= 0" }
+                            if logits {
+                                "logits of legal actions must be finite"
+                            } else {
+                                "probabilities must be finite and >= 0"
+                            }
                         ));
                     }
                 }

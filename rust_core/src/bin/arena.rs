@@ -158,9 +158,9 @@ fn parse_args() -> Config {
     let number = |k: &str, default: u64| -> u64 {
         match get(k) {
             None => default,
-            Some(v) => v.trim().parse().unwrap_or_else(|_| {
-                fail(format!("--{k} must be a non-negative integer, got {v:?}"))
-            }),
+            Some(v) => {
+                v.trim().parse().unwrap_or_else(|_| fail(format!("--{k} must be a non-negative integer, got {v:?}")))
+            }
         }
     };
     let games = number("games", 1000);
@@ -175,8 +175,9 @@ fn parse_args() -> Config {
     }
     let mode = match get("mode") {
         None => Mode::Attrition,
-        Some(m) => Mode::parse(&m)
-            .unwrap_or_else(|| fail(format!("unknown mode {m:?}; valid modes: attrition, essence_duel"))),
+        Some(m) => {
+            Mode::parse(&m).unwrap_or_else(|| fail(format!("unknown mode {m:?}; valid modes: attrition, essence_duel")))
+        }
     };
 
     let preset = |name: &str| -> (String, Deck) {
@@ -578,7 +579,8 @@ fn abbreviate(name: &str) -> String {
 fn main() {
     let cfg = parse_args();
     let (records, elapsed) = run(&cfg);
-    let report = if cfg.balance { report_balance(&cfg, &records, elapsed) } else { report_match(&cfg, &records, elapsed) };
+    let report =
+        if cfg.balance { report_balance(&cfg, &records, elapsed) } else { report_match(&cfg, &records, elapsed) };
     print!("{report}");
 }
 

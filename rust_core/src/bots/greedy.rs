@@ -343,7 +343,8 @@ mod tests {
         let mut greedy_wins = 0;
         let games = 100;
         for i in 0..games {
-            let mut g = Game::new(i, decks[i as usize % decks.len()], decks[(i as usize / 2) % decks.len()], Mode::Attrition);
+            let mut g =
+                Game::new(i, decks[i as usize % decks.len()], decks[(i as usize / 2) % decks.len()], Mode::Attrition);
             let greedy_seat = (i % 2) as usize;
             let mut greedy = GreedyBot::new(i);
             let mut random = super::super::RandomBot::new(i);

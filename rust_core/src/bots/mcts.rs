@@ -381,7 +381,10 @@ mod tests {
             let mut bot = MctsBot::new(300, seed);
             let first = bot.choose(&g);
             assert!(
-                first == ATTACK_BASE || first == ATTACK_BASE + 1 || first == ATTACK_BASE + 5 * 4 + 3 || first == ATTACK_BASE + 5 * 4 + 4,
+                first == ATTACK_BASE
+                    || first == ATTACK_BASE + 1
+                    || first == ATTACK_BASE + 5 * 4 + 3
+                    || first == ATTACK_BASE + 5 * 4 + 4,
                 "seed {seed}: first action {first} is not a face attack"
             );
             let stats = bot.root_stats().iter().find(|s| s.action == first).copied().unwrap();

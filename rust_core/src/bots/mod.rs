@@ -123,9 +123,7 @@ impl BotSpec {
         match self {
             BotSpec::Random => Box::new(RandomBot::new(seed)),
             BotSpec::Greedy => Box::new(GreedyBot::new(seed)),
-            BotSpec::Mcts { simulations, rollout } => {
-                Box::new(MctsBot::new(simulations, seed).with_rollout(rollout))
-            }
+            BotSpec::Mcts { simulations, rollout } => Box::new(MctsBot::new(simulations, seed).with_rollout(rollout)),
         }
     }
 }
@@ -155,11 +153,8 @@ pub(crate) mod testutil {
     /// Deck of the non-token creature cards in the catalogue, cycled to 30
     /// (deck-building copy limits are ignored: tests only need a playable list).
     pub fn creature_deck(offset: usize) -> Deck {
-        let ids: Vec<u16> = cards::CARDS
-            .iter()
-            .filter(|c| c.is_creature() && c.rarity != Rarity::Token)
-            .map(|c| c.id)
-            .collect();
+        let ids: Vec<u16> =
+            cards::CARDS.iter().filter(|c| c.is_creature() && c.rarity != Rarity::Token).map(|c| c.id).collect();
         assert!(!ids.is_empty(), "the catalogue has no creature card");
         let mut out = [0; DECK_SIZE];
         for (i, slot) in out.iter_mut().enumerate() {
@@ -170,8 +165,7 @@ pub(crate) mod testutil {
 
     /// Every preset deck plus the creature test deck (presets may be placeholders).
     pub fn all_decks() -> Vec<Deck> {
-        let mut v: Vec<Deck> =
-            crate::decks::preset_names().filter_map(|n| Deck::preset(n).ok()).collect();
+        let mut v: Vec<Deck> = crate::decks::preset_names().filter_map(|n| Deck::preset(n).ok()).collect();
         v.push(creature_deck(0));
         v.push(creature_deck(3));
         v
@@ -180,9 +174,8 @@ pub(crate) mod testutil {
     /// A creature card id, preferring one with no triggers and no ability, so
     /// that a placed creature does exactly what its stats say.
     pub fn some_creature() -> u16 {
-        let plain = |c: &&cards::CardDef| {
-            matches!(c.kind, Kind::Creature { ability: None, .. }) && c.triggers.is_empty()
-        };
+        let plain =
+            |c: &&cards::CardDef| matches!(c.kind, Kind::Creature { ability: None, .. }) && c.triggers.is_empty();
         cards::CARDS
             .iter()
             .find(plain)

@@ -26,9 +26,7 @@ fn effect_lists(c: &CardDef) -> Vec<(Option<When>, Option<TargetRule>, &'static 
 }
 
 fn all_effects() -> impl Iterator<Item = (&'static CardDef, Effect)> {
-    CARDS.iter().flat_map(|c| {
-        effect_lists(c).into_iter().flat_map(move |(_, _, es)| es.iter().map(move |e| (c, *e)))
-    })
+    CARDS.iter().flat_map(|c| effect_lists(c).into_iter().flat_map(move |(_, _, es)| es.iter().map(move |e| (c, *e))))
 }
 
 fn effect_target(e: Effect) -> Option<Target> {
@@ -301,10 +299,7 @@ fn the_first_card_is_the_spark_token() {
     assert_eq!(c.name, "Spark");
     assert_eq!(c.rarity, Rarity::Token);
     assert_eq!(c.faction, Faction::Neutral);
-    assert_eq!(
-        c.kind,
-        Kind::Creature { attack: 1, health: 1, keywords: Keywords::NONE, ability: None }
-    );
+    assert_eq!(c.kind, Kind::Creature { attack: 1, health: 1, keywords: Keywords::NONE, ability: None });
     assert!(c.triggers.is_empty());
 }
 
@@ -395,10 +390,12 @@ fn the_whole_vocabulary_is_used() {
     assert!(rules.iter().all(|&x| x), "unused spell target rule: {rules:?}");
     assert!(ability_rules.iter().filter(|&&x| x).count() >= 3, "abilities: {ability_rules:?}");
 
-    let supports = || CARDS.iter().filter_map(|c| match c.kind {
-        Kind::Support { aura, .. } => Some(aura),
-        _ => None,
-    });
+    let supports = || {
+        CARDS.iter().filter_map(|c| match c.kind {
+            Kind::Support { aura, .. } => Some(aura),
+            _ => None,
+        })
+    };
     assert!(supports().any(|a| a.attack > 0), "no attack aura");
     assert!(supports().any(|a| a.health > 0), "no health aura");
     assert!(supports().any(|a| !a.keywords.is_empty()), "no keyword aura");
@@ -579,14 +576,8 @@ fn rendered_texts_read_as_expected() {
 // The preset decks
 // ---------------------------------------------------------------------------
 
-const PRESET_NAMES: [&str; 6] = [
-    "argentum_control",
-    "argentum_midrange",
-    "symbiote_aggro",
-    "symbiote_tempo",
-    "obsidion_burst",
-    "obsidion_control",
-];
+const PRESET_NAMES: [&str; 6] =
+    ["argentum_control", "argentum_midrange", "symbiote_aggro", "symbiote_tempo", "obsidion_burst", "obsidion_control"];
 
 #[test]
 fn presets_are_the_six_decks_in_order() {

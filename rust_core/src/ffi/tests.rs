@@ -549,10 +549,7 @@ fn trajectory_hash_matches_a_handle_driven_replay() {
     let d = deck_name(0);
     let mut h = 0u64;
     let mut steps = 0u32;
-    assert_eq!(
-        ew_debug_trajectory_hash(31, d.as_ptr(), d.as_ptr(), null(), 4, 10_000, &mut h, &mut steps),
-        EW_OK
-    );
+    assert_eq!(ew_debug_trajectory_hash(31, d.as_ptr(), d.as_ptr(), null(), 4, 10_000, &mut h, &mut steps), EW_OK);
     assert!(steps > 10);
     // Replay through handles.
     let g = new_game(31);

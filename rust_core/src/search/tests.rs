@@ -22,7 +22,8 @@ fn features(obs: &[f32], _: &[u8]) -> ([f32; NUM_ACTIONS], f32) {
     for (i, l) in logits.iter_mut().enumerate() {
         *l = ((i as f32 * 0.37 + obs[3] * 5.0 + obs[10] * 3.0).sin()) * 0.5;
     }
-    let v = ((obs[3] - obs[10]) * 2.0 + (obs[16..116].iter().sum::<f32>() - obs[116..306].iter().sum::<f32>()) * 0.05).tanh();
+    let v = ((obs[3] - obs[10]) * 2.0 + (obs[16..116].iter().sum::<f32>() - obs[116..306].iter().sum::<f32>()) * 0.05)
+        .tanh();
     (logits, v)
 }
 
@@ -44,7 +45,8 @@ fn run(search: &mut Search, net: Net) -> usize {
         assert_eq!(flags.iter().filter(|&&f| f == 1).count(), n);
         for r in 0..rows {
             if flags[r] == 1 {
-                let (p, v) = net(&obs[r * OBS_SIZE..(r + 1) * OBS_SIZE], &masks[r * NUM_ACTIONS..(r + 1) * NUM_ACTIONS]);
+                let (p, v) =
+                    net(&obs[r * OBS_SIZE..(r + 1) * OBS_SIZE], &masks[r * NUM_ACTIONS..(r + 1) * NUM_ACTIONS]);
                 priors[r * NUM_ACTIONS..(r + 1) * NUM_ACTIONS].copy_from_slice(&p);
                 values[r] = v;
                 evaluated += 1;
@@ -238,7 +240,8 @@ fn positions(n: usize) -> Vec<Game> {
     let decks = all_decks();
     (0..n)
         .map(|i| {
-            let mut g = Game::new(100 + i as u64, decks[i % decks.len()], decks[(i + 2) % decks.len()], Mode::Attrition);
+            let mut g =
+                Game::new(100 + i as u64, decks[i % decks.len()], decks[(i + 2) % decks.len()], Mode::Attrition);
             let mut driver = RandomBot::new(i as u64);
             while g.turn < 3 + (i % 5) as u16 && !g.is_over() {
                 g.apply_unchecked(driver.choose(&g));
