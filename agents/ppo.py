@@ -133,14 +133,15 @@ class Args:
     """hidden units per layer"""
     layers: int = 2
     """hidden layers of the actor and of the critic"""
-    action_features: bool = True
+    action_features: bool = False
     """score each action also from the observation slice it names (card, lanes, slots), with weights
-    shared across hand positions and lanes (agents.networks.ActionFeatureHead)"""
+    shared across hand positions and lanes (agents.networks.ActionFeatureHead; the default before the
+    afterstate head, which learns faster at the same cost)"""
     action_mlp: bool = False
     """instead of --action-features: a two-layer score of each legal action over what it names
     (agents.networks.LegalActionHead); cheaper, since it scores only the legal actions"""
-    afterstate: int = 0
-    """width of an afterstate head (0: none): each legal action is also scored by a two-layer MLP over
+    afterstate: int = 128
+    """width of the afterstate head (0: none): each legal action is also scored by a two-layer MLP over
     the observation after playing it on a copy of the game (agents.networks.AfterstateHead; the greedy
     bot's one-ply view, no search beyond it). Needs the in-process env (--env batch or auto)"""
 

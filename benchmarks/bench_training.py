@@ -19,7 +19,7 @@ Workload (the same for both)
 
 Contenders
     ``ours``: ``agents.ppo.train(Args(...))`` with ``frac_greedy=1.0``, the
-    plain MLP (``action_features=False``), no evaluation or periodic
+    plain MLP (``action_features=False, afterstate=0``: the same network as SB3), no evaluation or periodic
     checkpoints, in a temporary run dir; a spec ``ENV:WORKERS:THREADS`` picks
     the vector env (``batch``: the in-process ring over ``core.Batch``;
     ``vec``: ``essence_wars.vec_env`` with WORKERS worker processes) and the
@@ -205,7 +205,7 @@ def measure_ours(w: Workload, env: str = "batch", workers: int = 0, threads: int
                     gamma=0.995, gae_lambda=0.95, num_minibatches=w.num_minibatches,
                     update_epochs=w.update_epochs, norm_adv=True, clip_coef=0.2, clip_vloss=True, ent_coef=0.01,
                     vf_coef=0.5, max_grad_norm=0.5, target_kl=None, shaping_coef=0.0, hidden=w.hidden,
-                    layers=w.layers, action_features=False, eval_every=0, final_eval_games=0, save_every=0)
+                    layers=w.layers, action_features=False, afterstate=0, eval_every=0, final_eval_games=0, save_every=0)
         log = io.StringIO()
         t0 = pc()
         with contextlib.redirect_stdout(log):  # the trainer's per-iteration lines

@@ -241,9 +241,11 @@ def test_ppo_saves_a_checkpoint_on_sigterm_and_resumes_from_it(tmp_path, start):
     state = load_checkpoint(ckpt)
     iteration, step = state["iteration"], state["global_step"]
     assert iteration >= 1 and step == 128 * iteration, "the last whole iteration"
-    policy = load(ckpt)  # loads for play
-    obs, mask = torch.zeros(326).numpy(), torch.ones(256, dtype=torch.bool).numpy()
-    assert 0 <= policy(obs, mask) < 256
+    policy = load(ckpt)  # loads for play (the default network scores afterstates: it plays a game)
+    from essence_wars import core
+
+    with core.Game(3) as game:
+        assert game.action_mask()[policy.act_game(game)]
 
     # --resume continues the step and iteration counters
     resumed = ppo.train(ppo.Args(**tiny, exp_name="resumed", save_every=1, total_timesteps=128 * (iteration + 1),

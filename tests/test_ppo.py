@@ -25,7 +25,7 @@ from essence_wars import core  # noqa: E402
 import agents  # noqa: E402
 from agents import ppo  # noqa: E402
 from agents.batch_env import BatchVecEnv  # noqa: E402
-from agents.checkpoint import Policy, load_checkpoint, save_checkpoint  # noqa: E402
+from agents.checkpoint import Policy, load_checkpoint, make_policy, save_checkpoint  # noqa: E402
 from agents.evaluate import play_match  # noqa: E402
 from agents.networks import ActorCritic, afterstate_rows, masked_entropy, masked_logits  # noqa: E402
 
@@ -248,15 +248,18 @@ def test_resume_continues_the_step_counter(tmp_path):
 # learning
 
 
-def test_short_run_clearly_beats_the_untrained_policy_against_random(tmp_path):
+@pytest.mark.parametrize("afterstate", [0, 64], ids=["mlp", "afterstate"])
+def test_short_run_clearly_beats_the_untrained_policy_against_random(tmp_path, afterstate):
     torch.manual_seed(0)
-    untrained = Policy(ActorCritic(hidden=128, layers=2, action_features=False), seed=0, name="untrained")
+    untrained = make_policy(ActorCritic(hidden=128, layers=2, afterstate=afterstate), seed=0, name="untrained")
     before = play_match(untrained, "random", games=800, seed=99)
-    # Mostly random opponents, a small MLP: the cheapest setting that learns clearly.
-    args = ppo.Args(num_envs=32, num_steps=64, total_timesteps=120_000, frac_greedy=0.0, frac_random=0.75,
-                    eval_every=0, final_eval_games=0, save_every=0, progress=False, run_dir=str(tmp_path),
-                    exp_name="learn", hidden=128, layers=2, action_features=False, learning_rate=1e-3,
-                    num_minibatches=4, env="batch", seed=3)
+    # Mostly random opponents, a small network: the cheapest setting that learns clearly (the
+    # afterstate head learns faster per step and costs more per step, hence fewer steps).
+    args = ppo.Args(num_envs=32, num_steps=64, total_timesteps=120_000 if not afterstate else 40_960,
+                    frac_greedy=0.0, frac_random=0.75, eval_every=0, final_eval_games=0, save_every=0,
+                    progress=False, run_dir=str(tmp_path), exp_name="learn", hidden=128, layers=2,
+                    action_features=False, afterstate=afterstate, learning_rate=1e-3, num_minibatches=4,
+                    env="batch", seed=3)
     summary = ppo.train(args)
     after = play_match(agents.load(summary["checkpoint"], seed=0), "random", games=800, seed=99)
     lo_after, _ = after.total.interval()
