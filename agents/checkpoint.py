@@ -160,6 +160,8 @@ class AfterstatePolicy(Policy):
     def act_in_batch(self, batch, indices) -> np.ndarray:
         """One legal action for each game ``indices`` of ``batch`` (none may be over)."""
         idx = np.asarray(indices, dtype=np.int64)
+        # Rewrites the batch's own output with the current observations, masks and players to move (what
+        # it already holds after a step; rewards and flags are not touched), then reads the rows of idx.
         view = batch.observe()
         after_obs, result, _ = batch.afterstates(idx)
         masks = torch.as_tensor(np.asarray(view.masks[idx]).astype(bool))

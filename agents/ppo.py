@@ -444,7 +444,8 @@ def _train(args: Args, on_interrupt: list) -> dict:
         save_checkpoint(ckpt_path, agent, optimizer, dataclasses.asdict(args),
                         global_step if step is None else step, iteration, league=[s.state_dict() for s in league])
 
-    # An interrupted run saves its last whole iteration (one cut short is done again on resume).
+    # An interrupted run saves the counters of its last whole iteration (one cut short is done again on
+    # resume) with the current weights, which an update cut short may have moved part of the way.
     whole = [start_iteration, global_step]
 
     def save_interrupted() -> str:
