@@ -409,10 +409,9 @@ def _train(args: Args, on_interrupt: list) -> dict:
     done_buf = np.zeros((T, N), bool)
     learner_buf = np.zeros((T, N), bool)
     # With the afterstate head: each step's afterstates (one block of rows per env, its legal actions in
-    # ascending order) and the per-env row counts, to rebuild any minibatch's blocks in the update.
+    # ascending order; a block's size is its mask's sum), to rebuild any minibatch's blocks in the update.
     scores_after = agent.after_head is not None
     after_steps: List[Tuple["torch.Tensor", "torch.Tensor"]] = []
-    count_buf = torch.zeros((T, N), dtype=torch.long)
 
     batch_per_iter = N * T
     num_iterations = max(1, args.total_timesteps // batch_per_iter)
@@ -480,10 +479,9 @@ def _train(args: Args, on_interrupt: list) -> dict:
             mask_buf[t].copy_(m)
             after = None
             if scores_after:
-                a_obs, a_res, a_cnt = env.afterstates()
+                a_obs, a_res, _ = env.afterstates()
                 after = (torch.from_numpy(a_obs), torch.from_numpy(a_res))
                 after_steps.append(after)
-                count_buf[t] = torch.from_numpy(a_cnt)
             with torch.no_grad():
                 x = agent.obs_rms.normalize(o)
                 logits = torch.where(m, agent.actor_logits(o, x, m, after), torch.full((N, 256), -1e9))
@@ -501,7 +499,7 @@ def _train(args: Args, on_interrupt: list) -> dict:
                     sel_t = torch.from_numpy(sel)
                     sub = None
                     if scores_after:
-                        rows = afterstate_rows(count_buf[t], sel_t)
+                        rows = afterstate_rows(m.sum(1), sel_t)
                         sub = (after[0][rows], after[1][rows])
                     with torch.no_grad():
                         action[sel_t] = league[k].act(o[sel_t], m[sel_t], after=sub)
@@ -553,7 +551,7 @@ def _train(args: Args, on_interrupt: list) -> dict:
         if scores_after:
             all_after_obs = torch.cat([a for a, _ in after_steps])
             all_after_res = torch.cat([r for _, r in after_steps])
-            all_counts = count_buf.reshape(-1)
+            all_counts = mask_buf.reshape(-1, 256).sum(1)
         batch_size = sel.numel()
         clipfracs = []
         for epoch in range(args.update_epochs):

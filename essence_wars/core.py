@@ -520,14 +520,18 @@ class Game:
 
     def legal_actions(self) -> np.ndarray:
         """The legal action indices in increasing order (int64; empty once the game is over)."""
+        n = self._fill_legal_actions()
+        return np.frombuffer(ffi.buffer(self._actions, n), dtype=np.uint8).astype(np.int64)
+
+    def _fill_legal_actions(self) -> int:
+        """Writes the legal actions into the scratch ``self._actions``; returns their count."""
         if self._actions is None:
             self._actions = ffi.new("uint8_t[]", NUM_ACTIONS)
         count = ffi.new("size_t *")
         st = lib.ew_game_legal_actions(self._ptr, self._actions, NUM_ACTIONS, count)
         if st:
             raise self._fail(st)
-        n = int(count[0])
-        return np.frombuffer(ffi.buffer(self._actions, n), dtype=np.uint8).astype(np.int64)
+        return int(count[0])
 
     def afterstates(self) -> Tuple[np.ndarray, np.ndarray]:
         """Where each legal action leads, seen by the player to move, and its result.
@@ -542,17 +546,11 @@ class Game:
         each call, sized from the legal-action count; the rows are written
         by one native call.
         """
-        if self._actions is None:
-            self._actions = ffi.new("uint8_t[]", NUM_ACTIONS)
-        count = ffi.new("size_t *")
-        st = lib.ew_game_legal_actions(self._ptr, self._actions, NUM_ACTIONS, count)
-        if st:
-            raise self._fail(st)
-        n = int(count[0])
+        n = self._fill_legal_actions()
         obs = np.empty((n, OBS_SIZE), dtype=np.float32)
         result = np.empty(n, dtype=np.float32)
         st = lib.ew_game_afterstates(self._ptr, ffi.from_buffer("float[]", obs, require_writable=True), obs.size,
-                                     ffi.from_buffer("float[]", result, require_writable=True), n, count)
+                                     ffi.from_buffer("float[]", result, require_writable=True), n, ffi.NULL)
         if st:
             raise self._fail(st)
         return obs, result

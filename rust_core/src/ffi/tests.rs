@@ -35,6 +35,14 @@ fn new_game(seed: u64) -> *mut EwGame {
     g
 }
 
+/// A batch of `n` games of the first preset deck on both sides, no opponent, illegal actions refused.
+fn new_batch(n: usize, autoreset: u8) -> *mut EwBatch {
+    let d = deck_name(0);
+    let mut b = null_mut();
+    assert_eq!(ew_batch_new(n as u32, d.as_ptr(), d.as_ptr(), null(), autoreset, EW_ILLEGAL_ERROR, &mut b), EW_OK);
+    b
+}
+
 fn snapshot(g: *const EwGame) -> Vec<u8> {
     let mut buf = vec![0u8; EW_STATE_BYTES as usize];
     let mut needed = 0usize;
@@ -389,9 +397,7 @@ impl BatchBufs {
 fn batch_equals_single_games_through_the_abi() {
     let _serial = serial();
     let n = 5usize;
-    let d = deck_name(0);
-    let mut b = null_mut();
-    assert_eq!(ew_batch_new(n as u32, d.as_ptr(), d.as_ptr(), null(), 0, EW_ILLEGAL_ERROR, &mut b), EW_OK);
+    let b = new_batch(n, 0);
     let mut bufs = BatchBufs::new(n);
     let out = bufs.out();
     assert_eq!(ew_batch_reset(b, 500, null(), &out), EW_OK, "{}", last_error());
@@ -445,9 +451,7 @@ fn batch_equals_single_games_through_the_abi() {
 fn batch_errors_name_the_game_and_change_nothing() {
     let _serial = serial();
     let n = 4usize;
-    let d = deck_name(0);
-    let mut b = null_mut();
-    assert_eq!(ew_batch_new(n as u32, d.as_ptr(), d.as_ptr(), null(), 1, EW_ILLEGAL_ERROR, &mut b), EW_OK);
+    let b = new_batch(n, 1);
     let mut bufs = BatchBufs::new(n);
     let out = bufs.out();
     assert_eq!(ew_batch_reset(b, 0, null(), &out), EW_OK);
@@ -731,9 +735,7 @@ fn game_afterstates_check_their_arguments() {
 fn batch_afterstates_are_the_games_blocks_in_index_order() {
     let _serial = serial();
     let n = 5usize;
-    let d = deck_name(0);
-    let mut b = null_mut();
-    assert_eq!(ew_batch_new(n as u32, d.as_ptr(), d.as_ptr(), null(), 0, EW_ILLEGAL_ERROR, &mut b), EW_OK);
+    let b = new_batch(n, 0);
     let mut bufs = BatchBufs::new(n);
     let out = bufs.out();
     assert_eq!(ew_batch_reset(b, 90, null(), &out), EW_OK);
