@@ -2,7 +2,8 @@
 rotated, and report win/draw/loss with Wilson 95% intervals (overall, per
 deck, per seat); an Elo table across a set of agents.
 
-An agent is a bot name (``random``, ``greedy``, ``mcts-N``, ``mcts-N-greedy``),
+An agent is a bot name (``random``, ``greedy``, ``mcts-N``, ``mcts-N-greedy``,
+either MCTS form with ``-det``),
 a checkpoint path, or a :class:`~agents.checkpoint.Policy`. Games are played
 in one :class:`essence_wars.core.Batch`, so a policy makes one forward pass
 per step for all live games: 1000 games against greedy take seconds.

@@ -18,7 +18,8 @@ _M64 = (1 << 64) - 1
 
 
 class NativeBot:
-    """A bot of the native library by name: ``random``, ``greedy``, ``mcts-N``, ``mcts-N-greedy``."""
+    """A bot of the native library by name: ``random``, ``greedy``, ``mcts-N``, ``mcts-N-greedy``
+    (either MCTS form with ``-det``: determinized, it does not see the deck order)."""
 
     def __init__(self, name: str, seed: int = 0):
         if not isinstance(name, str):

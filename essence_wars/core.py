@@ -654,7 +654,8 @@ class Game:
         return self._u8[0]
 
     def bot_action(self, bot: str, seed: int = 0) -> int:
-        """The action of a bot by name: ``random``, ``greedy``, ``mcts-N`` or ``mcts-N-greedy``."""
+        """The action of a bot by name: ``random``, ``greedy``, ``mcts-N`` or ``mcts-N-greedy``,
+        and either MCTS form with ``-det`` (determinized: it does not see the deck order)."""
         if not isinstance(bot, str):
             raise TypeError(f"bot must be a name string, got {type(bot).__name__}")
         seed = _check_seed(seed)

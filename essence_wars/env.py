@@ -106,9 +106,10 @@ DeckSpec = Union[str, Sequence[int]]
 MODES = ("attrition", "essence_duel")
 ILLEGAL_MODES = ("lose", "raise")
 RANDOM = "random"
-_BOT_RE = re.compile(r"^mcts-(\d+)(?:-(random|greedy))?$")
+_BOT_RE = re.compile(r"^mcts-(\d+)(?:-(random|greedy))?(?:-det)?$")
 _OPPONENT_HELP = (
     "'random', 'greedy', 'mcts' (with opponent_simulations), 'mcts-N', 'mcts-N-greedy', "
+    "either MCTS form with '-det' (it does not see the deck order), "
     "a callable policy(observation, action_mask) -> action, or None for self-play"
 )
 _SEED_BOUND = 1 << 63  # np.random.Generator.integers' exclusive upper bound for int64

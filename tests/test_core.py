@@ -159,6 +159,9 @@ def test_bots(game):
     assert game.action_mask()[game.mcts_action(simulations=20, seed=1)]
     assert game.mcts_action(20, 1) == game.mcts_action(20, 1)
     assert game.action_mask()[game.bot_action("mcts-10-greedy", 3)]
+    for det in ("mcts-30-det", "mcts-8-greedy-det"):  # determinized: seeded like the others
+        assert game.action_mask()[game.bot_action(det, 3)]
+        assert game.bot_action(det, 3) == game.bot_action(det, 3)
     with pytest.raises(ValueError, match="valid bots"):
         game.bot_action("minimax")
     with pytest.raises(ValueError, match="simulations"):

@@ -422,7 +422,7 @@ def test_random_seat_and_decks_are_drawn_per_episode():
 
 
 def test_per_env_opponents_and_seats():
-    opponents = [None, "random", "greedy", "mcts-4"]
+    opponents = [None, "random", "greedy", "mcts-4-det"]
     env = make(4, num_workers=0, seed=1, opponent=opponents, agent_seat=[0, 1, 1, 0])
     try:
         obs, info = env.reset()

@@ -43,7 +43,7 @@ START_TIMEOUT = 60.0
 #: How long close() waits for workers to exit on their own before terminating them.
 CLOSE_TIMEOUT = 1.0
 
-_BOT_RE = re.compile(r"^(random|greedy|mcts-[1-9][0-9]*(-(random|greedy))?)$")
+_BOT_RE = re.compile(r"^(random|greedy|mcts-[1-9][0-9]*(-(random|greedy))?(-det)?)$")
 _MODES = ("attrition", "essence_duel")
 _U64 = (1 << 64) - 1
 _sched_yield = getattr(os, "sched_yield", lambda: None)
@@ -89,7 +89,7 @@ def _check_opponent(opponent) -> Optional[str]:
         return None
     if not isinstance(opponent, str) or not _BOT_RE.match(opponent.strip().lower()):
         raise ValueError(f"unknown opponent {opponent!r}; valid: None (self-play), 'random', 'greedy', "
-                         "'mcts-N', 'mcts-N-greedy', 'mcts-N-random'")
+                         "'mcts-N', 'mcts-N-greedy', 'mcts-N-random', any MCTS form + '-det'")
     return opponent.strip().lower()
 
 

@@ -1112,11 +1112,17 @@ pub extern "C" fn ew_game_mcts_action(game: *const EwGame, simulations: u32, see
         if simulations == 0 {
             return fail(EW_ERR_BAD_ARGUMENT, "simulations must be at least 1");
         }
-        bot_action(game, BotSpec::Mcts { simulations, rollout: crate::bots::Rollout::Random }, seed, out)
+        bot_action(
+            game,
+            BotSpec::Mcts { simulations, rollout: crate::bots::Rollout::Random, determinized: false },
+            seed,
+            out,
+        )
     })
 }
 
-/// The action of the bot named `spec` ("random", "greedy", "mcts-N", "mcts-N-greedy").
+/// The action of the bot named `spec` ("random", "greedy", "mcts-N", "mcts-N-greedy", either MCTS
+/// form with "-det": determinized, it does not see the deck order).
 #[no_mangle]
 pub extern "C" fn ew_game_bot_action(game: *const EwGame, spec: *const c_char, seed: u64, out: *mut u8) -> EwStatus {
     guard(|| match parse_opponent(spec)? {

@@ -13,9 +13,19 @@
 //! roll out to the end of the game (or a cap) and back the result up.
 //! The most visited root action is played. Nodes live in one arena `Vec`
 //! whose allocation is reused from one decision to the next.
+//!
+//! Information: the game is perfect-information in the engine's sense (one
+//! shuffle at the start, nothing random afterwards), so a clone of the game
+//! knows both decks' order, and a plain search plans with the cards each
+//! player will draw. The observation a learning agent gets hides that order
+//! (`docs/OBSERVATION.md`). [`MctsBot::with_determinized`] makes the bot play
+//! on the same information: every simulation starts from a copy of the game
+//! whose undrawn cards are reshuffled (both decks, from the bot's own
+//! generator), so the statistics average over the orders the observation
+//! cannot tell apart ("determinized" MCTS, one sample per simulation).
 
-use super::{greedy, random_action, Bot};
-use crate::actions::NUM_ACTIONS;
+use super::{greedy, random_action, Bot, BotSpec};
+use crate::actions::{ActionMask, NUM_ACTIONS};
 use crate::rng::Rng;
 use crate::state::Game;
 
@@ -86,6 +96,8 @@ pub struct MctsBot {
     exploration: f32,
     rollout: Rollout,
     rollout_cap: u32,
+    /// Reshuffle the undrawn cards of both decks at the start of every simulation.
+    determinize: bool,
     rng: Rng,
     /// The arena; node 0 is the root. Cleared (not freed) at each decision.
     nodes: Vec<Node>,
@@ -104,6 +116,7 @@ impl MctsBot {
             exploration: DEFAULT_EXPLORATION,
             rollout: Rollout::Random,
             rollout_cap: DEFAULT_ROLLOUT_CAP,
+            determinize: false,
             rng: Rng::new(seed),
             nodes: Vec::new(),
             path: Vec::new(),
@@ -129,6 +142,18 @@ impl MctsBot {
         self
     }
 
+    /// The same bot searching without knowledge of the deck order (see the
+    /// module documentation): each simulation reshuffles the undrawn cards.
+    pub fn with_determinized(mut self, on: bool) -> MctsBot {
+        self.determinize = on;
+        self
+    }
+
+    /// Whether the bot reshuffles the undrawn cards in every simulation.
+    pub fn determinized(&self) -> bool {
+        self.determinize
+    }
+
     /// Simulations per decision.
     pub fn simulations(&self) -> u32 {
         self.simulations
@@ -146,6 +171,10 @@ impl MctsBot {
 
         // Forced moves and immediate wins are played without searching; the
         // whole budget is credited to them so visit counts always sum to it.
+        // (An action's immediate result never depends on the deck order: a
+        // drawn card does nothing until it is played, and drawing from an
+        // empty deck does nothing, so this check leaks nothing when
+        // determinized.)
         if mask.count() == 1 {
             return self.forced(mask.nth(0), 0.0);
         }
@@ -210,6 +239,15 @@ impl MctsBot {
     /// One simulation: select and expand, roll out, back up.
     fn simulate(&mut self, root: &Game) {
         let mut game = *root;
+        if self.determinize {
+            // Sorted first, so the sample depends only on which cards are
+            // left, never on their true order.
+            for p in &mut game.players {
+                let undrawn = &mut p.deck[..p.deck_len as usize];
+                undrawn.sort_unstable();
+                self.rng.shuffle(undrawn);
+            }
+        }
         self.path.clear();
         self.path.push(0);
         let mut node = 0usize;
@@ -217,13 +255,10 @@ impl MctsBot {
             if !self.nodes[node].expanded {
                 self.expand(node, &game);
             }
-            let n = self.nodes[node];
-            let (child, is_new) = if n.n_tried < n.n_children {
-                self.nodes[node].n_tried += 1;
-                (n.first_child as usize + n.n_tried as usize, true)
-            } else {
-                (self.select(node), false)
-            };
+            let step = if self.determinize { self.step_determinized(node, &game) } else { Some(self.step(node)) };
+            // None: no child of this node is legal in this simulation's deal
+            // (determinized only); it rolls out from here.
+            let Some((child, is_new)) = step else { break };
             game.apply_unchecked(self.nodes[child].action);
             self.path.push(child as u32);
             node = child;
@@ -239,6 +274,39 @@ impl MctsBot {
         }
     }
 
+    /// The child a simulation takes at an expanded node, and whether it is new.
+    fn step(&mut self, node: usize) -> (usize, bool) {
+        let n = self.nodes[node];
+        if n.n_tried < n.n_children {
+            self.nodes[node].n_tried += 1;
+            (n.first_child as usize + n.n_tried as usize, true)
+        } else {
+            (self.select(node, None), false)
+        }
+    }
+
+    /// [`step`](Self::step) for a determinized simulation. Below a draw the
+    /// hands, and so the legal actions, depend on the deal, while the node's
+    /// children were made from the deal of the simulation that expanded it:
+    /// only children legal in this deal are taken (the first untried legal
+    /// one is swapped into the tried prefix). None when there is none.
+    fn step_determinized(&mut self, node: usize, game: &Game) -> Option<(usize, bool)> {
+        let mask = game.legal_mask();
+        let n = self.nodes[node];
+        let first = n.first_child as usize;
+        let tried = first + n.n_tried as usize;
+        let end = first + n.n_children as usize;
+        if let Some(j) = (tried..end).find(|&j| mask.has(self.nodes[j].action)) {
+            self.nodes.swap(tried, j);
+            self.nodes[node].n_tried += 1;
+            return Some((tried, true));
+        }
+        if (first..tried).any(|j| mask.has(self.nodes[j].action)) {
+            return Some((self.select(node, Some(&mask)), false));
+        }
+        None
+    }
+
     /// Allocates a child per legal action, in random order.
     fn expand(&mut self, node: usize, game: &Game) {
         let mask = game.legal_mask();
@@ -252,14 +320,18 @@ impl MctsBot {
         n.expanded = true;
     }
 
-    /// The UCT child of a node whose children have all been visited.
-    fn select(&self, node: usize) -> usize {
+    /// The UCT child among the tried children of a node (all of them, or
+    /// those whose action `legal` allows; at least one must be allowed).
+    fn select(&self, node: usize, legal: Option<&ActionMask>) -> usize {
         let n = &self.nodes[node];
         let first = n.first_child as usize;
         let scale = self.exploration * (n.visits.max(1) as f32).ln().sqrt();
         let mut best = first;
         let mut best_score = f32::NEG_INFINITY;
-        for (i, c) in self.nodes[first..first + n.n_children as usize].iter().enumerate() {
+        for (i, c) in self.nodes[first..first + n.n_tried as usize].iter().enumerate() {
+            if legal.is_some_and(|m| !m.has(c.action)) {
+                continue;
+            }
             let visits = c.visits as f32;
             let score = c.value / visits + scale / visits.sqrt();
             if score > best_score {
@@ -304,10 +376,8 @@ impl Bot for MctsBot {
     }
 
     fn name(&self) -> String {
-        match self.rollout {
-            Rollout::Random => format!("mcts-{}", self.simulations),
-            Rollout::Greedy => format!("mcts-{}-greedy", self.simulations),
-        }
+        BotSpec::Mcts { simulations: self.simulations, rollout: self.rollout, determinized: self.determinize }
+            .to_string()
     }
 }
 
@@ -417,6 +487,37 @@ mod tests {
                 g.apply_unchecked(driver.choose(&g));
             }
         }
+    }
+
+    /// Two games that differ only in the order of the undrawn cards: the
+    /// determinized bot cannot tell them apart (same seed, same visits),
+    /// while the plain bot, which plans with the true order, can.
+    #[test]
+    fn a_determinized_search_does_not_see_the_deck_order() {
+        let decks = all_decks();
+        let mut plain_differs = false;
+        for seed in 0..8u64 {
+            let mut g = Game::new(seed, decks[0], decks[(seed as usize + 1) % decks.len()], Mode::Attrition);
+            let mut driver = super::super::RandomBot::new(seed);
+            while g.turn < 4 || g.legal_mask().count() < 3 {
+                g.apply_unchecked(driver.choose(&g));
+            }
+            let mut other = g;
+            let mut rng = Rng::new(seed + 100);
+            for p in &mut other.players {
+                let n = p.deck_len as usize;
+                rng.shuffle(&mut p.deck[..n]);
+            }
+            assert_ne!(g.players[0].deck, other.players[0].deck, "seed {seed}: the reshuffle changed nothing");
+            let visits = |game: &Game, det: bool| {
+                let mut bot = MctsBot::new(300, seed).with_determinized(det);
+                bot.choose(game);
+                bot.visit_counts()
+            };
+            assert_eq!(visits(&g, true), visits(&other, true), "seed {seed}: determinized search saw the order");
+            plain_differs |= visits(&g, false) != visits(&other, false);
+        }
+        assert!(plain_differs, "the plain search never depended on the deck order");
     }
 
     #[test]

@@ -58,7 +58,9 @@ impl Bot for RandomBot {
 
 /// A bot described by name: `random`, `greedy`, `mcts-N` (N simulations,
 /// random rollouts) or `mcts-N-greedy` (greedy rollouts; `mcts-N-random` is
-/// also accepted).
+/// also accepted), each MCTS form optionally ending in `-det` (determinized:
+/// the search does not know the deck order, [`MctsBot::with_determinized`]),
+/// e.g. `mcts-1000-det` or `mcts-200-greedy-det`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BotSpec {
     /// [`RandomBot`].
@@ -71,6 +73,8 @@ pub enum BotSpec {
         simulations: u32,
         /// Rollout policy.
         rollout: Rollout,
+        /// Search without knowledge of the deck order.
+        determinized: bool,
     },
 }
 
@@ -86,7 +90,8 @@ impl fmt::Display for BotSpecError {
         write!(
             f,
             "unknown bot {:?}; valid bots: random, greedy, mcts-N (N simulations, random rollouts), \
-             mcts-N-greedy (greedy rollouts), e.g. mcts-500 or mcts-200-greedy",
+             mcts-N-greedy (greedy rollouts), each MCTS form optionally ending in -det (the search does not \
+             know the deck order), e.g. mcts-500, mcts-200-greedy or mcts-1000-det",
             self.name
         )
     }
@@ -105,6 +110,10 @@ impl BotSpec {
             _ => {}
         }
         let rest = lower.strip_prefix("mcts-").ok_or_else(err)?;
+        let (rest, determinized) = match rest.strip_suffix("-det") {
+            Some(r) => (r, true),
+            None => (rest, false),
+        };
         let (count, rollout) = match rest.split_once('-') {
             None => (rest, Rollout::Random),
             Some((count, "random")) => (count, Rollout::Random),
@@ -115,7 +124,7 @@ impl BotSpec {
         if simulations == 0 {
             return Err(err());
         }
-        Ok(BotSpec::Mcts { simulations, rollout })
+        Ok(BotSpec::Mcts { simulations, rollout, determinized })
     }
 
     /// Builds the bot with its own seed.
@@ -123,7 +132,9 @@ impl BotSpec {
         match self {
             BotSpec::Random => Box::new(RandomBot::new(seed)),
             BotSpec::Greedy => Box::new(GreedyBot::new(seed)),
-            BotSpec::Mcts { simulations, rollout } => Box::new(MctsBot::new(simulations, seed).with_rollout(rollout)),
+            BotSpec::Mcts { simulations, rollout, determinized } => {
+                Box::new(MctsBot::new(simulations, seed).with_rollout(rollout).with_determinized(determinized))
+            }
         }
     }
 }
@@ -133,9 +144,15 @@ impl fmt::Display for BotSpec {
         match self {
             BotSpec::Random => write!(f, "random"),
             BotSpec::Greedy => write!(f, "greedy"),
-            BotSpec::Mcts { simulations, rollout: Rollout::Random } => write!(f, "mcts-{simulations}"),
-            BotSpec::Mcts { simulations, rollout: Rollout::Greedy } => {
-                write!(f, "mcts-{simulations}-greedy")
+            BotSpec::Mcts { simulations, rollout, determinized } => {
+                write!(f, "mcts-{simulations}")?;
+                if *rollout == Rollout::Greedy {
+                    write!(f, "-greedy")?;
+                }
+                if *determinized {
+                    write!(f, "-det")?;
+                }
+                Ok(())
             }
         }
     }
@@ -255,13 +272,27 @@ mod tests {
 
     #[test]
     fn bot_specs_parse_and_round_trip() {
-        for name in ["random", "greedy", "mcts-100", "mcts-25-greedy"] {
+        for name in ["random", "greedy", "mcts-100", "mcts-25-greedy", "mcts-40-det", "mcts-9-greedy-det"] {
             let spec = BotSpec::parse(name).unwrap();
             assert_eq!(spec.to_string(), name);
             assert_eq!(spec.build(1).name(), name);
         }
         assert_eq!(BotSpec::parse("MCTS-7-random").unwrap().to_string(), "mcts-7");
-        for bad in ["", "mcts", "mcts-", "mcts-0", "mcts-x", "mcts-5-smart", "minimax"] {
+        assert_eq!(BotSpec::parse("mcts-7-random-DET").unwrap().to_string(), "mcts-7-det");
+        for bad in [
+            "",
+            "mcts",
+            "mcts-",
+            "mcts-0",
+            "mcts-x",
+            "mcts-5-smart",
+            "minimax",
+            "mcts-det",
+            "mcts-5-det-greedy",
+            "mcts-0-det",
+            "greedy-det",
+            "mcts-5-det-det",
+        ] {
             let err = BotSpec::parse(bad).unwrap_err();
             assert!(err.to_string().contains("valid bots"), "{err}");
         }
@@ -270,7 +301,7 @@ mod tests {
     #[test]
     fn bots_never_return_an_illegal_action_over_many_games() {
         let decks = all_decks();
-        let specs = ["random", "greedy", "mcts-8", "mcts-4-greedy"];
+        let specs = ["random", "greedy", "mcts-8", "mcts-4-greedy", "mcts-8-det"];
         let mut rng = Rng::new(5);
         for game_index in 0..120u64 {
             let d0 = decks[rng.below(decks.len() as u32) as usize];
