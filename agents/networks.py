@@ -234,6 +234,17 @@ class LegalActionHead(_EntityHead):
         return logits.index_put((pos, act), scores)
 
 
+def chosen_afterstate_rows(masks: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    """Index of the row of the action taken, for each position, in the stored afterstates of ``masks``
+    (the block layout of :func:`afterstate_rows`: one block per position, its legal actions ascending).
+    Every action must be legal in its position."""
+    masks = masks.bool()
+    counts = masks.sum(1)
+    starts = torch.cumsum(counts, 0) - counts
+    rank = masks.cumsum(1).gather(1, actions.long().reshape(-1, 1)).squeeze(1) - 1
+    return starts + rank
+
+
 def afterstate_rows(counts: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     """Indices of the afterstate rows of positions ``rows``, in order.
 
@@ -266,9 +277,16 @@ class AfterstateHead(nn.Module):
     action leads, which a current-observation MLP has to infer from the
     action's index. Costs one small MLP pass per legal action (7.7 per
     position on average).
+
+    With ``value=True`` the head also has a value output on the same hidden
+    features (:meth:`values`): an estimate of the mover's return after the
+    action, which PPO can train with the return of the action actually taken
+    (``--afterstate-value-coef``). That is dense supervised signal for the
+    features the scores are read from, where the scores alone only get the
+    policy gradient.
     """
 
-    def __init__(self, width: int = 128):
+    def __init__(self, width: int = 128, value: bool = False):
         super().__init__()
         self.width = width
         self.net = nn.Sequential(
@@ -276,6 +294,14 @@ class AfterstateHead(nn.Module):
             layer_init(nn.Linear(width, width)), nn.Tanh(),
             layer_init(nn.Linear(width, 1), std=0.01),
         )
+        self.value_out = layer_init(nn.Linear(width, 1), std=1.0) if value else None
+
+    def values(self, x_after: torch.Tensor, result: torch.Tensor) -> torch.Tensor:
+        """[R] value estimates of the normalised afterstates ``x_after`` [R, 326] (needs ``value=True``)."""
+        if self.value_out is None:
+            raise ValueError("this afterstate head has no value output (built with value=False)")
+        hidden = self.net[:-1](torch.cat([x_after, result.reshape(-1, 1).to(x_after.dtype)], 1))
+        return self.value_out(hidden).squeeze(-1)
 
     def forward(self, x_after: torch.Tensor, result: torch.Tensor, action_mask: torch.Tensor) -> torch.Tensor:
         """``x_after`` [R, 326] normalised afterstates, ``result`` [R], ``action_mask`` [N, 256] with R legal
@@ -299,7 +325,7 @@ class ActorCritic(nn.Module):
     """
 
     def __init__(self, hidden: int = 256, layers: int = 2, action_features: bool = False, action_mlp: bool = False,
-                 afterstate: int = 0):
+                 afterstate: int = 0, afterstate_value: bool = False):
         super().__init__()
         if action_features and action_mlp:
             raise ValueError("choose one action head: action_features or action_mlp")
@@ -308,6 +334,9 @@ class ActorCritic(nn.Module):
         self.action_features = action_features
         self.action_mlp = action_mlp
         self.afterstate = int(afterstate)
+        if afterstate_value and not self.afterstate:
+            raise ValueError("afterstate_value needs the afterstate head (afterstate > 0)")
+        self.afterstate_value = bool(afterstate_value)
         self.obs_rms = RunningMeanStd(OBS_SIZE)
 
         def trunk() -> list:
@@ -322,12 +351,13 @@ class ActorCritic(nn.Module):
         self.actor_out = layer_init(nn.Linear(hidden, NUM_ACTIONS), std=0.01)
         self.action_head = ActionFeatureHead(hidden) if action_features else None
         self.legal_head = LegalActionHead(hidden) if action_mlp else None
-        self.after_head = AfterstateHead(self.afterstate) if self.afterstate else None
+        self.after_head = AfterstateHead(self.afterstate, self.afterstate_value) if self.afterstate else None
 
     def constructor_args(self) -> dict:
         """The arguments that rebuild this network (stored in checkpoints)."""
         return {"hidden": self.hidden, "layers": self.layers, "action_features": self.action_features,
-                "action_mlp": self.action_mlp, "afterstate": self.afterstate}
+                "action_mlp": self.action_mlp, "afterstate": self.afterstate,
+                "afterstate_value": self.afterstate_value}
 
     def actor_logits(self, obs: torch.Tensor, x: torch.Tensor, action_mask: torch.Tensor = None,
                      after: Optional[Tuple[torch.Tensor, torch.Tensor]] = None) -> torch.Tensor:

@@ -144,6 +144,10 @@ class Args:
     """width of the afterstate head (0: none): each legal action is also scored by a two-layer MLP over
     the observation after playing it on a copy of the game (agents.networks.AfterstateHead; the greedy
     bot's one-ply view, no search beyond it). Needs the in-process env (--env batch or auto)"""
+    afterstate_value_coef: float = 0.0
+    """with the afterstate head: give it a value output too, trained (with this coefficient) towards the
+    return of the action taken, from that action's afterstate; 0: no value output (the default, as in the
+    shipped checkpoint)"""
 
     # evaluation and checkpoints
     eval_every: int = 10
@@ -327,7 +331,7 @@ def _train(args: Args, on_interrupt: list) -> dict:
 
     from agents.checkpoint import load_checkpoint, make_policy, save_checkpoint, upgrade_state_dict
     from agents.evaluate import play_match
-    from agents.networks import ActorCritic, afterstate_rows, masked_entropy
+    from agents.networks import ActorCritic, afterstate_rows, chosen_afterstate_rows, masked_entropy
 
     if args.potential not in POTENTIALS:
         raise ValueError(f"unknown potential {args.potential!r}: choose one of {', '.join(POTENTIALS)}")
@@ -347,7 +351,7 @@ def _train(args: Args, on_interrupt: list) -> dict:
     # --action-mlp replaces the default --action-features head
     agent = ActorCritic(hidden=args.hidden, layers=args.layers,
                         action_features=args.action_features and not args.action_mlp, action_mlp=args.action_mlp,
-                        afterstate=args.afterstate)
+                        afterstate=args.afterstate, afterstate_value=args.afterstate_value_coef > 0)
     optimizer = optim.Adam(agent.parameters(), lr=args.learning_rate, eps=1e-5)
     global_step, start_iteration = 0, 0
     league: List[ActorCritic] = []
@@ -552,6 +556,8 @@ def _train(args: Args, on_interrupt: list) -> dict:
             all_after_obs = torch.cat([a for a, _ in after_steps])
             all_after_res = torch.cat([r for _, r in after_steps])
             all_counts = mask_buf.reshape(-1, 256).sum(1)
+            if agent.afterstate_value:
+                b_chosen = chosen_afterstate_rows(mask_buf.reshape(-1, 256), act_buf.reshape(-1))[sel]
         batch_size = sel.numel()
         clipfracs = []
         for epoch in range(args.update_epochs):
@@ -587,6 +593,12 @@ def _train(args: Args, on_interrupt: list) -> dict:
                     v_loss = 0.5 * ((newvalue - b_returns[mb]) ** 2).mean()
                 entropy_loss = entropy.mean()
                 loss = pg_loss - args.ent_coef * entropy_loss + v_loss * args.vf_coef
+                if agent.afterstate_value:
+                    rows = b_chosen[mb]
+                    after_value = agent.after_head.values(agent.obs_rms.normalize(all_after_obs[rows]),
+                                                          all_after_res[rows])
+                    after_v_loss = 0.5 * ((after_value - b_returns[mb]) ** 2).mean()
+                    loss = loss + args.afterstate_value_coef * after_v_loss
                 optimizer.zero_grad()
                 loss.backward()
                 nn.utils.clip_grad_norm_(agent.parameters(), args.max_grad_norm)
@@ -615,6 +627,8 @@ def _train(args: Args, on_interrupt: list) -> dict:
         writer.add_scalar("charts/rollout_seconds", rollout_time, global_step)
         writer.add_scalar("charts/update_seconds", update_time, global_step)
         writer.add_scalar("losses/value_loss", v_loss.item(), global_step)
+        if agent.afterstate_value:
+            writer.add_scalar("losses/afterstate_value_loss", after_v_loss.item(), global_step)
         writer.add_scalar("losses/policy_loss", pg_loss.item(), global_step)
         writer.add_scalar("losses/entropy", entropy_loss.item(), global_step)
         writer.add_scalar("losses/approx_kl", approx_kl.item(), global_step)

@@ -27,7 +27,8 @@ from agents import ppo  # noqa: E402
 from agents.batch_env import BatchVecEnv  # noqa: E402
 from agents.checkpoint import Policy, load_checkpoint, make_policy, save_checkpoint  # noqa: E402
 from agents.evaluate import play_match  # noqa: E402
-from agents.networks import ActorCritic, afterstate_rows, masked_entropy, masked_logits  # noqa: E402
+from agents.networks import (ActorCritic, afterstate_rows, chosen_afterstate_rows, masked_entropy,  # noqa: E402
+                             masked_logits)
 
 
 def _positions(n_envs: int = 64, steps: int = 60, seed: int = 3):
@@ -320,6 +321,44 @@ def test_afterstate_head_scores_each_legal_action_by_where_it_leads():
             net.actor_logits(o, x, m, (after[0][1:], after[1][1:]))
     finally:
         batch.close()
+
+
+def test_chosen_afterstate_rows_are_where_the_taken_actions_lead():
+    batch, obs, masks, a_obs, a_res, counts = _afterstate_positions(10, 12, seed=9)
+    try:
+        rng = np.random.default_rng(2)
+        actions = (rng.random(masks.shape) * masks).argmax(1)  # a random legal action per game
+        rows = chosen_afterstate_rows(torch.from_numpy(masks), torch.from_numpy(actions)).numpy()
+        for i in range(len(actions)):
+            with batch.game(i) as g:
+                mover = g.current_player()
+                reward, _ = g.step(int(actions[i]))
+                np.testing.assert_array_equal(a_obs[rows[i]], g.observe(seat=mover))
+                assert a_res[rows[i]] == reward
+    finally:
+        batch.close()
+
+
+def test_afterstate_value_output_is_trained_towards_the_return(tmp_path):
+    """--afterstate-value-coef gives the head a value output on its hidden features; training moves it
+    (and logs its loss), checkpoints keep it, and asking for it without the head is a clear error."""
+    batch, obs, masks, a_obs, a_res, counts = _afterstate_positions(6, 8)
+    batch.close()
+    plain = ActorCritic(hidden=32, layers=1, afterstate=16)
+    with pytest.raises(ValueError, match="no value output"):
+        plain.after_head.values(torch.from_numpy(a_obs), torch.from_numpy(a_res))
+    with pytest.raises(ValueError, match="afterstate > 0"):
+        ActorCritic(hidden=32, layers=1, afterstate_value=True)
+    kw = dict(afterstate=16, afterstate_value_coef=1.0, seed=3)
+    first = ppo.train(_tiny_args(tmp_path, **kw))
+    assert load_checkpoint(first["checkpoint"])["network"]["afterstate_value"] is True
+    before = agents.load(first["checkpoint"]).network.after_head.value_out.weight.detach().clone()
+    second = ppo.train(_tiny_args(tmp_path, exp_name="tiny2", total_timesteps=512, resume=first["checkpoint"], **kw))
+    after = agents.load(second["checkpoint"]).network.after_head.value_out.weight.detach()
+    # Only the auxiliary loss reaches value_out (the policy never reads it), so a change is its doing.
+    assert (after - before).abs().max() > 1e-4
+    events = list(Path(first["checkpoint"]).parent.glob("events.*"))
+    assert events and any(b"afterstate_value_loss" in e.read_bytes() for e in events)
 
 
 def test_afterstate_policy_round_trip_and_play(tmp_path):
