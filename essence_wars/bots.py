@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+import numpy as np
+
 from essence_wars.core import Game, _check_int, _check_seed
 
 __all__ = ["NativeBot", "RandomBot", "GreedyBot", "MctsBot", "make_bot"]
@@ -59,19 +61,28 @@ class GreedyBot(NativeBot):
 
 
 class MctsBot(NativeBot):
-    """UCT search with ``simulations`` simulations per move."""
+    """UCT search with ``simulations`` simulations per move.
 
-    def __init__(self, simulations: int = 100, seed: int = 0, rollout: str = "random"):
+    With ``determinized=True`` the search does not know the deck order: each
+    simulation reshuffles the undrawn cards (the ``mcts-N-det`` bot). By
+    default it searches the true game, whose deck order the observation
+    hides (docs/RULES_NOTES.md).
+    """
+
+    def __init__(self, simulations: int = 100, seed: int = 0, rollout: str = "random", determinized: bool = False):
         simulations = _check_int(simulations, "simulations")
         if simulations < 1:
             raise ValueError(f"simulations must be at least 1, got {simulations}")
         if rollout not in ("random", "greedy"):
             raise ValueError(f"rollout must be 'random' or 'greedy', got {rollout!r}")
-        suffix = "-greedy" if rollout == "greedy" else ""
+        if not isinstance(determinized, (bool, np.bool_)):
+            raise TypeError(f"determinized must be a bool, got {type(determinized).__name__}")
+        suffix = ("-greedy" if rollout == "greedy" else "") + ("-det" if determinized else "")
         super().__init__(f"mcts-{simulations}{suffix}", seed)
         self.simulations = simulations
+        self.determinized = bool(determinized)
 
 
 def make_bot(name: str, seed: int = 0) -> Callable[[Game], int]:
-    """A bot from its name (``random``, ``greedy``, ``mcts-N``, ``mcts-N-greedy``)."""
+    """A bot from its name (``random``, ``greedy``, ``mcts-N``, ``mcts-N-greedy``, either MCTS form + ``-det``)."""
     return NativeBot(name, seed)

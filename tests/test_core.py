@@ -491,7 +491,8 @@ def test_cli_subcommands(capsys, decks):
 def test_python_bots_are_deterministic(deck_pair):
     from essence_wars.bots import GreedyBot, MctsBot, RandomBot, make_bot
 
-    for make in (lambda: RandomBot(3), lambda: GreedyBot(3), lambda: MctsBot(10, 3), lambda: make_bot("mcts-5-greedy", 3)):
+    for make in (lambda: RandomBot(3), lambda: GreedyBot(3), lambda: MctsBot(10, 3), lambda: make_bot("mcts-5-greedy", 3),
+                 lambda: MctsBot(10, 3, determinized=True)):
         runs = []
         for _ in range(2):
             g = Game(9, *deck_pair)
@@ -505,3 +506,6 @@ def test_python_bots_are_deterministic(deck_pair):
         assert runs[0] == runs[1]
     with pytest.raises(ValueError):
         MctsBot(0)
+    assert MctsBot(7, rollout="greedy", determinized=True).name == "mcts-7-greedy-det"
+    with pytest.raises(TypeError, match="determinized"):
+        MctsBot(7, determinized="yes")
