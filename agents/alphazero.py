@@ -233,16 +233,16 @@ class SearchAgent:
     """
 
     def __init__(self, net, simulations: int = 64, name: str = "alphazero", device: str = "cpu",
-                 max_trees: int = 1024, seed: int = 0, c_puct: float = 1.25):
+                 max_trees: int = 1024, seed: int = 0, c_puct: float = 1.25, rollout_weight: float = 0.0):
         from agents.az_network import Evaluator
 
         self.net = net
         self.evaluate = Evaluator(net, device)
         self.simulations = int(simulations)
-        self.name = f"{name}-{self.simulations}"
+        self.name = f"{name}-{self.simulations}" + (f"-rollout{rollout_weight:g}" if rollout_weight else "")
         self.max_trees = max_trees
         self.config = SearchConfig(simulations=max(1, self.simulations), c_puct=c_puct, dirichlet_fraction=0.0,
-                                   reuse_tree=False)
+                                   reuse_tree=False, rollout_weight=rollout_weight)
         self.seed = seed
         self._search: Optional[Search] = None
 
@@ -329,10 +329,12 @@ def export_network(src: str, dst: str = SHIPPED) -> str:
     return dst
 
 
-def load_agent(path: str, simulations: int = 64, device: str = "cpu", seed: int = 0) -> SearchAgent:
-    """The network of an AlphaZero checkpoint with a search of ``simulations`` per move."""
+def load_agent(path: str, simulations: int = 64, device: str = "cpu", seed: int = 0,
+               rollout_weight: float = 0.0) -> SearchAgent:
+    """The network of an AlphaZero checkpoint with a search of ``simulations`` per move (and, with
+    ``rollout_weight`` > 0, a random playout mixed into each leaf's value: ``SearchConfig.rollout_weight``)."""
     return SearchAgent(load_network(path, device), simulations=simulations, device=device, seed=seed,
-                       name=os.path.splitext(os.path.basename(path))[0])
+                       name=os.path.splitext(os.path.basename(path))[0], rollout_weight=rollout_weight)
 
 
 def play_match(agent: SearchAgent, opponent: str, games: int = 100, decks: Optional[Sequence[str]] = None,

@@ -138,13 +138,26 @@ def resolve_agent(spec: AgentSpec, seed: int = 0, deterministic: bool = False):
     if _is_bot(spec):
         return spec.strip().lower()
     if isinstance(spec, str) and spec.startswith("az:"):
-        # An AlphaZero checkpoint searching at a budget: "az:PATH@SIMULATIONS".
+        # An AlphaZero checkpoint searching at a budget: "az:PATH@SIMULATIONS[,rollout=W]".
         from agents.alphazero import load_agent
 
-        path, _, sims = spec[3:].partition("@")
+        path, _, budget = spec[3:].rpartition("@") if "@" in spec else (spec[3:], "", "")
+        sims, *options = budget.split(",") if budget else [""]
         if sims and not (sims.isdigit() and int(sims) > 0):
             raise ValueError(f"az:PATH@SIMULATIONS needs a positive whole number of simulations, got {sims!r}")
-        return load_agent(path, simulations=int(sims or 64), seed=seed)
+        rollout_weight = 0.0
+        for opt in options:
+            key, _, value = opt.partition("=")
+            try:
+                if key != "rollout":
+                    raise ValueError
+                rollout_weight = float(value)
+            except ValueError:
+                raise ValueError(f"unknown option {opt!r} in {spec!r}: the only one is rollout=W (W in [0, 1], the "
+                                 "weight of a random playout in each leaf's value)") from None
+            if not 0.0 <= rollout_weight <= 1.0:
+                raise ValueError(f"rollout=W needs W in [0, 1], got {value!r} in {spec!r}")
+        return load_agent(path, simulations=int(sims or 64), seed=seed, rollout_weight=rollout_weight)
     if isinstance(spec, str):
         from agents.checkpoint import load
 
@@ -361,8 +374,9 @@ def elo_table(agents: Sequence[AgentSpec], games: int = 200, seed: int = 0, deck
 def configure_eval(p: argparse.ArgumentParser) -> None:
     p.add_argument("--agent", default="shipped",
                    help="checkpoint path, 'shipped' (the packaged PPO checkpoint), az:PATH@N (an AlphaZero "
-                        "network searching N simulations per move; az:shipped@N is the packaged one) or a bot name "
-                        "(default: shipped)")
+                        "network searching N simulations per move; az:shipped@N is the packaged one; "
+                        "az:PATH@N,rollout=W mixes a random playout into each leaf's value with weight W) or a bot "
+                        "name (default: shipped)")
     p.add_argument("--opponent", nargs="+", default=["greedy"],
                    help="one or more opponents: bot names (random, greedy, mcts-N) or checkpoint paths")
     p.add_argument("--games", type=int, default=1000, help="games per opponent (seats swapped, decks rotated)")

@@ -53,7 +53,10 @@ class SearchConfig:
     parent's mean minus this. ``leaves_per_tree`` > 1 collects several leaves
     per tree per round with ``virtual_loss``. ``priors``: ``"logits"`` (the
     search takes a softmax over the legal actions) or ``"probabilities"``.
-    ``reuse_tree``: keep the chosen subtree after a move.
+    ``reuse_tree``: keep the chosen subtree after a move. ``rollout_weight``
+    (in [0, 1], default 0): each leaf's value becomes ``(1 - w) * network
+    value + w * the result of a random rollout from the leaf`` (AlphaGo's
+    mixed evaluation; 0 is AlphaZero, the network alone).
     """
 
     simulations: int = 64
@@ -65,6 +68,7 @@ class SearchConfig:
     virtual_loss: float = 1.0
     priors: str = "logits"
     reuse_tree: bool = True
+    rollout_weight: float = 0.0
 
     def _to_c(self):
         if self.priors not in _PRIORS:
@@ -79,6 +83,7 @@ class SearchConfig:
         c.virtual_loss = float(self.virtual_loss)
         c.priors = _PRIORS[self.priors]
         c.reuse_tree = 1 if self.reuse_tree else 0
+        c.rollout_weight = float(self.rollout_weight)
         return c
 
     @classmethod
@@ -86,7 +91,8 @@ class SearchConfig:
         return cls(simulations=int(c.simulations), c_puct=float(c.c_puct), dirichlet_alpha=float(c.dirichlet_alpha),
                    dirichlet_fraction=float(c.dirichlet_fraction), fpu_reduction=float(c.fpu_reduction),
                    leaves_per_tree=int(c.leaves_per_tree), virtual_loss=float(c.virtual_loss),
-                   priors="logits" if c.priors == 0 else "probabilities", reuse_tree=bool(c.reuse_tree))
+                   priors="logits" if c.priors == 0 else "probabilities", reuse_tree=bool(c.reuse_tree),
+                   rollout_weight=float(c.rollout_weight))
 
 
 def _last_error() -> str:

@@ -281,7 +281,8 @@ EwStatus ew_game_mcts_action(const struct EwGame *game,
                              uint64_t seed,
                              uint8_t *out);
 
-// The action of the bot named `spec` ("random", "greedy", "mcts-N", "mcts-N-greedy").
+// The action of the bot named `spec` ("random", "greedy", "mcts-N", "mcts-N-greedy", either MCTS
+// form with "-det": determinized, it does not see the deck order).
 EwStatus ew_game_bot_action(const struct EwGame *game,
                             const char *spec,
                             uint64_t seed,
@@ -493,6 +494,9 @@ typedef struct EwSearchConfig {
     uint32_t priors;
     // 1: keep the chosen subtree after a move (default); 0: start afresh.
     uint32_t reuse_tree;
+    // Weight in [0, 1] of a random rollout in each leaf's value (default 0:
+    // the network's value alone, as in AlphaZero).
+    float rollout_weight;
 } EwSearchConfig;
 
 #ifdef __cplusplus

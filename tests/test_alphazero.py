@@ -170,8 +170,15 @@ def test_export_keeps_the_network_and_drops_the_optimiser(tmp_path, monkeypatch)
     monkeypatch.setattr(alphazero, "SHIPPED", dst)
     searcher = evaluate.resolve_agent("az:shipped@3")
     assert searcher.simulations == 3
-    for bad in ("az:shipped@many", "az:shipped@0", "az:shipped@-3"):
+    for bad in ("az:shipped@many", "az:shipped@0", "az:shipped@-3", "az:shipped@x,rollout=0.5"):
         with pytest.raises(ValueError, match="positive whole number of simulations"):
+            evaluate.resolve_agent(bad)
+    mixed = evaluate.resolve_agent("az:shipped@5,rollout=0.5")
+    assert mixed.simulations == 5 and mixed.config.rollout_weight == 0.5 and "rollout0.5" in mixed.name
+    assert evaluate.play_match(mixed, "random", games=4, seed=1).total.games == 4
+    for bad, why in (("az:shipped@5,rollout=2", "in \\[0, 1\\]"), ("az:shipped@5,rollout=x", "only one is rollout"),
+                     ("az:shipped@5,cpuct=2", "only one is rollout")):
+        with pytest.raises(ValueError, match=why):
             evaluate.resolve_agent(bad)
     with pytest.raises(FileNotFoundError, match="no AlphaZero checkpoint"):
         alphazero.load_network(str(tmp_path / "missing.pt"))

@@ -143,9 +143,11 @@ def test_new_game_and_root_state():
 
 
 def test_config_round_trip_and_validation():
-    with Search(1, SearchConfig(simulations=7, priors="probabilities", leaves_per_tree=3, reuse_tree=False)) as s:
+    with Search(1, SearchConfig(simulations=7, priors="probabilities", leaves_per_tree=3, reuse_tree=False,
+                                rollout_weight=0.25)) as s:
         c = s.config
         assert (c.simulations, c.priors, c.leaves_per_tree, c.reuse_tree) == (7, "probabilities", 3, False)
+        assert c.rollout_weight == 0.25
         assert s.rows == 3 and s.obs.shape == (3, 326)
         s.config = SearchConfig(simulations=9)
         assert s.config.simulations == 9 and s.rows == 1 and s.obs.shape == (1, 326)
@@ -153,6 +155,9 @@ def test_config_round_trip_and_validation():
                 dict(leaves_per_tree=0), dict(priors="softmax")):
         with pytest.raises(ValueError):
             Search(1, SearchConfig(**bad))
+    for w in (-0.5, 1.01, float("nan")):
+        with pytest.raises(ValueError, match="rollout_weight"):
+            Search(1, SearchConfig(rollout_weight=w))
     with pytest.raises(ValueError):
         Search(0)
 

@@ -77,6 +77,9 @@ pub struct EwSearchConfig {
     pub priors: u32,
     /// 1: keep the chosen subtree after a move (default); 0: start afresh.
     pub reuse_tree: u32,
+    /// Weight in [0, 1] of a random rollout in each leaf's value (default 0:
+    /// the network's value alone, as in AlphaZero).
+    pub rollout_weight: f32,
 }
 
 impl From<SearchConfig> for EwSearchConfig {
@@ -94,6 +97,7 @@ impl From<SearchConfig> for EwSearchConfig {
                 PriorKind::Probabilities => EW_PRIORS_PROBABILITIES,
             },
             reuse_tree: c.reuse_tree as u32,
+            rollout_weight: c.rollout_weight,
         }
     }
 }
@@ -123,6 +127,7 @@ impl EwSearchConfig {
             virtual_loss: self.virtual_loss,
             priors,
             reuse_tree: self.reuse_tree == 1,
+            rollout_weight: self.rollout_weight,
         };
         c.validate()?;
         Ok(c)

@@ -44,6 +44,7 @@
 //! nodes live in one arena `Vec` whose allocation is reused from move to move.
 
 use crate::actions::NUM_ACTIONS;
+use crate::bots::random_action;
 use crate::encoding::OBS_SIZE;
 use crate::rng::Rng;
 use crate::state::Game;
@@ -81,6 +82,12 @@ pub struct SearchConfig {
     pub priors: PriorKind,
     /// Keep the chosen subtree after a move (its statistics seed the next search).
     pub reuse_tree: bool,
+    /// Weight `w` of a random rollout in each leaf's value: the value backed
+    /// up is `(1 - w) * network value + w * rollout result`, the rollout
+    /// played from the leaf to the end with uniformly random legal actions
+    /// from the tree's generator (AlphaGo's mixed evaluation). 0 (the
+    /// default) is AlphaZero: the network's value alone, and no rollout.
+    pub rollout_weight: f32,
 }
 
 impl Default for SearchConfig {
@@ -95,6 +102,7 @@ impl Default for SearchConfig {
             virtual_loss: 1.0,
             priors: PriorKind::Logits,
             reuse_tree: true,
+            rollout_weight: 0.0,
         }
     }
 }
@@ -123,6 +131,9 @@ impl SearchConfig {
         }
         if !(self.virtual_loss.is_finite() && self.virtual_loss >= 0.0) {
             return bad(format!("virtual_loss must be finite and >= 0, got {}", self.virtual_loss));
+        }
+        if !(self.rollout_weight.is_finite() && (0.0..=1.0).contains(&self.rollout_weight)) {
+            return bad(format!("rollout_weight must be in [0, 1], got {}", self.rollout_weight));
         }
         Ok(())
     }
@@ -520,8 +531,25 @@ impl Tree {
             self.add_root_noise(cfg);
         }
         self.add_vloss(node, -1);
-        self.backup(node, value.clamp(-1.0, 1.0));
+        let mut value = value.clamp(-1.0, 1.0);
+        if cfg.rollout_weight > 0.0 {
+            let w = cfg.rollout_weight;
+            value = (1.0 - w) * value + w * self.rollout(&leaf.game);
+        }
+        self.backup(node, value);
         self.sims += 1;
+    }
+
+    /// The result, for the player to move in `game`, of playing it out with
+    /// uniformly random legal actions (every game ends within the turn limit).
+    fn rollout(&mut self, game: &Game) -> f32 {
+        let mover = game.current_player();
+        let mut g = *game;
+        while !g.is_over() {
+            let action = random_action(&g, &mut self.rng);
+            g.apply_unchecked(action);
+        }
+        g.reward(mover)
     }
 
     /// Visits per root action (`out` has 256 entries). A forced move gets the

@@ -201,6 +201,28 @@ fn values_are_kept_for_the_player_to_move_at_each_node() {
     assert!(same_player_edges > 0 && flips > 0, "the tree must cross turns ({same_player_edges}, {flips})");
 }
 
+/// With `rollout_weight` 1 every leaf's value is a random playout's result
+/// (+1, 0 or -1), whatever the network says. (The mix in between is covered
+/// by `batched_search_equals_trees_one_by_one`, which runs it too.)
+#[test]
+fn rollout_weight_mixes_a_playout_into_each_leaf_value() {
+    let g = positions(3)[2];
+    let net = |_: &[f32], _: &[u8]| ([0.0; NUM_ACTIONS], 0.37);
+    let sums = |w: f32, seed: u64| -> Vec<f32> {
+        let mut s = one_tree(g, SearchConfig { rollout_weight: w, ..quiet(300) }, seed);
+        run(&mut s, &net);
+        s.tree(0).nodes.iter().map(|n| n.value_sum).collect()
+    };
+    // w = 1: sums of whole results only.
+    let pure = sums(1.0, 5);
+    assert!(pure.iter().all(|v| (v - v.round()).abs() < 1e-3), "non-integer value sum with w = 1");
+    assert_eq!(pure, sums(1.0, 5), "the playouts come from the tree's seeded generator");
+    assert_ne!(pure, sums(1.0, 6), "another seed, other playouts");
+    // w = 0: the network alone; a node's sum is a count of 0.37s and terminal results.
+    let net_only = sums(0.0, 5);
+    assert!(net_only.iter().any(|v| (v - v.round()).abs() > 1e-2));
+}
+
 /// Swapping the seats (boards, hands, decks, whose move) is the same position
 /// for the player to move: the same visits and the same value.
 #[test]
@@ -255,9 +277,9 @@ fn positions(n: usize) -> Vec<Game> {
 /// sampling and tree reuse included), over several moves.
 #[test]
 fn batched_search_equals_trees_one_by_one() {
-    for leaves in [1, 3] {
+    for (leaves, rollout_weight) in [(1, 0.0), (3, 0.0), (1, 0.5), (3, 0.5)] {
         let games = positions(6);
-        let cfg = SearchConfig { simulations: 48, leaves_per_tree: leaves, ..SearchConfig::default() };
+        let cfg = SearchConfig { simulations: 48, leaves_per_tree: leaves, rollout_weight, ..SearchConfig::default() };
         let mut batch = Search::new(games.len(), cfg, 42).unwrap();
         let mut singles: Vec<Search> = Vec::new();
         for (i, g) in games.iter().enumerate() {
@@ -396,6 +418,10 @@ fn calls_out_of_order_or_with_bad_buffers_are_refused_without_change() {
     assert!(matches!(s.apply(&[illegal, -1], &mut [0.0; 2], &mut [0; 2]), Err(SearchError::Illegal { tree: 0, .. })));
     assert!(Search::new(0, quiet(8), 0).is_err());
     assert!(Search::new(1, SearchConfig { c_puct: f32::NAN, ..quiet(8) }, 0).is_err());
+    for w in [-0.1, 1.5, f32::NAN] {
+        let err = Search::new(1, SearchConfig { rollout_weight: w, ..quiet(8) }, 0).err();
+        assert!(matches!(err, Some(SearchError::BadArgument(m)) if m.contains("rollout_weight")), "{w}");
+    }
     assert!(Search::new(1, quiet(0), 0).is_err());
 }
 
