@@ -59,6 +59,10 @@ class Args:
     dirichlet_alpha: float = field(default=0.3, metadata={"help": "root noise concentration"})
     dirichlet_fraction: float = field(default=0.25, metadata={"help": "root noise weight"})
     leaves_per_tree: int = field(default=1, metadata={"help": "leaves per tree per round (virtual loss if > 1)"})
+    rollout_weight: float = field(default=0.0, metadata={"help": "self-play search only: weight in [0, 1] of a random "
+                                                                "playout in each leaf's value (SearchConfig."
+                                                                "rollout_weight; 0 is AlphaZero). Evaluation always "
+                                                                "searches with the network alone"})
     temperature_actions: int = field(default=30, metadata={"help": "actions per game sampled at T=1, then T=0"})
     decks: str = field(default="", metadata={"help": "comma-separated decks to sample (default: all presets)"})
     mode: str = field(default="attrition", metadata={"help": "attrition or essence_duel"})
@@ -83,6 +87,10 @@ class Args:
     eval_opponents: str = field(default="random,greedy", metadata={"help": "comma-separated bots"})
     checkpoint_every: int = field(default=5, metadata={"help": "checkpoint every N iterations"})
     resume: str = field(default="", metadata={"help": "checkpoint to resume from ('auto': run_dir/checkpoint.pt)"})
+    init: str = field(default="", metadata={"help": "start a new run from the weights of this checkpoint or export "
+                                                   "('shipped': the packaged network), with a fresh optimiser and "
+                                                   "counters; its shape replaces --width/--blocks. A run that "
+                                                   "resumes ignores it"})
     torch_threads: int = field(default=1, metadata={"help": "torch CPU threads (0: torch's default; more than 1 "
                                                            "oversubscribes a shared 2-core machine)"})
 
@@ -138,11 +146,13 @@ class SelfPlay:
         self.decks = [d for d in args.decks.split(",") if d] or core.list_decks()
         self.rng = np.random.default_rng(seed)
         cfg = SearchConfig(simulations=args.simulations, c_puct=args.c_puct, dirichlet_alpha=args.dirichlet_alpha,
-                           dirichlet_fraction=args.dirichlet_fraction, leaves_per_tree=args.leaves_per_tree)
+                           dirichlet_fraction=args.dirichlet_fraction, leaves_per_tree=args.leaves_per_tree,
+                           rollout_weight=args.rollout_weight)
         self.search = Search(args.num_games, cfg, seed=seed)
         self.full_config = cfg
         self.fast_config = SearchConfig(simulations=args.fast_simulations, c_puct=args.c_puct,
-                                        dirichlet_fraction=0.0, leaves_per_tree=args.leaves_per_tree)
+                                        dirichlet_fraction=0.0, leaves_per_tree=args.leaves_per_tree,
+                                        rollout_weight=args.rollout_weight)
         self.fast_moves = 0
         self.next_seed = seed * 1_000_003
         self.actions_in_game = np.zeros(args.num_games, np.int64)
@@ -416,6 +426,8 @@ def train(args: Args) -> dict:
         raise ValueError(f"fast_simulations must be at least 1, got {args.fast_simulations}")
     if not 0.0 <= args.q_weight <= 1.0:
         raise ValueError(f"q_weight must be in [0, 1], got {args.q_weight}")
+    if not 0.0 <= args.rollout_weight <= 1.0:
+        raise ValueError(f"rollout_weight must be in [0, 1], got {args.rollout_weight}")
     if args.torch_threads:
         torch.set_num_threads(args.torch_threads)
     torch.manual_seed(args.seed)
@@ -436,6 +448,11 @@ def train(args: Args) -> dict:
         print(f"resumed from {resume} at iteration {state['iteration']} ({state['positions']} positions)", flush=True)
     elif args.resume and args.resume != "auto":
         raise ValueError(f"no checkpoint at {args.resume}")
+    elif args.init:
+        net = load_network(args.init)
+        net.train()
+        optimizer = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+        print(f"initialised from {args.init} ({net.config()})", flush=True)
     writer = SummaryWriter(args.run_dir)
     writer.add_text("args", json.dumps(dataclasses.asdict(args), indent=1))
     # A resumed run continues with fresh deals and noise (seeded by the iteration).

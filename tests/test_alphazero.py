@@ -185,3 +185,22 @@ def test_export_keeps_the_network_and_drops_the_optimiser(tmp_path, monkeypatch)
     torch.save({"model": {}}, tmp_path / "not_az.pt")
     with pytest.raises(ValueError, match="not an AlphaZero checkpoint"):
         alphazero.load_network(str(tmp_path / "not_az.pt"))
+
+
+def test_init_starts_from_a_network_and_rollout_weight_reaches_self_play(tmp_path):
+    """--init copies the weights (and shape) of another run's network into a fresh run; --rollout-weight
+    runs self-play with mixed leaf values; both are checked for range and existence."""
+    first = train(tiny(tmp_path, iterations=1, eval_every=0, width=48))["checkpoint"]
+    src = alphazero.load_network(first)
+    fresh = train(tiny(tmp_path, run_dir=str(tmp_path / "init"), iterations=0, init=first))["checkpoint"]
+    copied = alphazero.load_network(fresh)
+    assert copied.config() == src.config() == {"width": 48, "blocks": 1}
+    for a, b in zip(src.state_dict().values(), copied.state_dict().values()):
+        assert torch.equal(a, b)
+    assert torch.load(fresh, weights_only=False)["state"]["iteration"] == 0
+    out = train(tiny(tmp_path, run_dir=str(tmp_path / "mixed"), iterations=2, init=first, rollout_weight=0.5))
+    assert out["state"]["iteration"] == 2 and out["state"]["positions"] > 0
+    with pytest.raises(ValueError, match="rollout_weight"):
+        train(tiny(tmp_path, run_dir=str(tmp_path / "bad"), rollout_weight=1.5))
+    with pytest.raises(FileNotFoundError, match="no AlphaZero checkpoint"):
+        train(tiny(tmp_path, run_dir=str(tmp_path / "bad2"), init=str(tmp_path / "missing.pt")))
