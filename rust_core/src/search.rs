@@ -44,7 +44,7 @@
 //! nodes live in one arena `Vec` whose allocation is reused from move to move.
 
 use crate::actions::NUM_ACTIONS;
-use crate::bots::random_action;
+use crate::bots::mcts::{play_out, Rollout, DEFAULT_ROLLOUT_CAP};
 use crate::encoding::OBS_SIZE;
 use crate::rng::Rng;
 use crate::state::Game;
@@ -541,15 +541,10 @@ impl Tree {
     }
 
     /// The result, for the player to move in `game`, of playing it out with
-    /// uniformly random legal actions (every game ends within the turn limit).
+    /// uniformly random legal actions (the MCTS bot's playout).
     fn rollout(&mut self, game: &Game) -> f32 {
-        let mover = game.current_player();
         let mut g = *game;
-        while !g.is_over() {
-            let action = random_action(&g, &mut self.rng);
-            g.apply_unchecked(action);
-        }
-        g.reward(mover)
+        play_out(&mut g, Rollout::Random, DEFAULT_ROLLOUT_CAP, &mut self.rng)[game.current_player()]
     }
 
     /// Visits per root action (`out` has 256 entries). A forced move gets the

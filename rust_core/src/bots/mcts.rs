@@ -344,21 +344,29 @@ impl MctsBot {
 
     /// Plays the game out with the rollout policy; the rewards of both seats.
     fn play_out(&mut self, game: &mut Game) -> [f32; 2] {
-        let mut steps = 0;
-        while !game.is_over() {
-            if steps >= self.rollout_cap {
-                let v = (greedy::evaluate(game, 0) / CAPPED_ROLLOUT_SCALE).tanh();
-                return [v, -v];
-            }
-            let action = match self.rollout {
-                Rollout::Random => random_action(game, &mut self.rng),
-                Rollout::Greedy => greedy::greedy_action(game, &mut self.rng),
-            };
-            game.apply_unchecked(action);
-            steps += 1;
-        }
-        [game.reward(0), game.reward(1)]
+        play_out(game, self.rollout, self.rollout_cap, &mut self.rng)
     }
+}
+
+/// Plays `game` to the end with `rollout` for both players, drawing from
+/// `rng`, and returns both seats' rewards. After `cap` actions it stops and
+/// scores the position instead (`tanh` of the greedy evaluation / 10). Also
+/// the neural search's playouts (`SearchConfig::rollout_weight`).
+pub fn play_out(game: &mut Game, rollout: Rollout, cap: u32, rng: &mut Rng) -> [f32; 2] {
+    let mut steps = 0;
+    while !game.is_over() {
+        if steps >= cap {
+            let v = (greedy::evaluate(game, 0) / CAPPED_ROLLOUT_SCALE).tanh();
+            return [v, -v];
+        }
+        let action = match rollout {
+            Rollout::Random => random_action(game, rng),
+            Rollout::Greedy => greedy::greedy_action(game, rng),
+        };
+        game.apply_unchecked(action);
+        steps += 1;
+    }
+    [game.reward(0), game.reward(1)]
 }
 
 #[inline]
