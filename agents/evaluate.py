@@ -148,15 +148,15 @@ def resolve_agent(spec: AgentSpec, seed: int = 0, deterministic: bool = False):
         rollout_weight = 0.0
         for opt in options:
             key, _, value = opt.partition("=")
+            if key != "rollout":
+                raise ValueError(f"unknown option {opt!r} in {spec!r}: the only one is rollout=W (W in [0, 1], the "
+                                 "weight of a random playout in each leaf's value)")
             try:
-                if key != "rollout":
-                    raise ValueError
                 rollout_weight = float(value)
             except ValueError:
-                raise ValueError(f"unknown option {opt!r} in {spec!r}: the only one is rollout=W (W in [0, 1], the "
-                                 "weight of a random playout in each leaf's value)") from None
-            if not 0.0 <= rollout_weight <= 1.0:
-                raise ValueError(f"rollout=W needs W in [0, 1], got {value!r} in {spec!r}")
+                rollout_weight = float("nan")
+            if not 0.0 <= rollout_weight <= 1.0:  # NaN fails too
+                raise ValueError(f"rollout=W needs a number W in [0, 1], got {value!r} in {spec!r}")
         return load_agent(path, simulations=int(sims or 64), seed=seed, rollout_weight=rollout_weight)
     if isinstance(spec, str):
         from agents.checkpoint import load
