@@ -126,10 +126,14 @@ def test_a_dead_worker_is_named_within_the_timeout(sig):
 
 
 def test_a_worker_killed_mid_step_is_detected():
-    env = make(256, num_workers=2, seed=0, opponent="mcts-50", timeout=2.0)
+    # Every env ends its turn, so the bot (mcts-300) plays a whole turn in each: a step of about 0.35 s on an
+    # idle machine, far longer than the 50 ms before the kill. (With mcts-50 and the first legal action the
+    # step took about 60 ms, so on a fast machine it could finish before the kill, and nothing was raised.)
+    env = make(256, num_workers=2, seed=0, opponent="mcts-300", timeout=2.0)
     try:
         obs, _ = env.reset()
-        env.step_async(np.argmax(obs["action_mask"], axis=1))
+        assert obs["action_mask"][:, END_TURN].all()
+        env.step_async(np.full(256, END_TURN))
         time.sleep(0.05)
         os.kill(env.worker_pids[0], signal.SIGKILL)
         t0 = time.monotonic()
