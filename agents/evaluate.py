@@ -378,7 +378,8 @@ def configure_eval(p: argparse.ArgumentParser) -> None:
                         "az:PATH@N,rollout=W mixes a random playout into each leaf's value with weight W) or a bot "
                         "name (default: shipped)")
     p.add_argument("--opponent", nargs="+", default=["greedy"],
-                   help="one or more opponents: bot names (random, greedy, mcts-N) or checkpoint paths")
+                   help="one or more opponents: bot names (random, greedy, mcts-N, mcts-N-greedy, either MCTS form "
+                        "+ '-det': it does not see the deck order) or checkpoint paths")
     p.add_argument("--games", type=int, default=1000, help="games per opponent (seats swapped, decks rotated)")
     p.add_argument("--seed", type=int, default=0, help="seed of the deals and of the policies' sampling")
     p.add_argument("--decks", nargs="*", help="decks to rotate over (default: all presets)")
