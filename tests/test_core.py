@@ -424,7 +424,10 @@ _CALLS = st.one_of(
     st.tuples(st.just("step_legal"), st.integers(0, 10**6)),
     st.tuples(st.just("observe_bad"), st.sampled_from(["f64", "short", "strided"])),
     st.tuples(st.just("reward"), st.integers(-2, 3)),
-    st.tuples(st.just("bot"), st.sampled_from(["random", "greedy", "mcts-3", "alphago", ""])),
+    st.tuples(st.just("bot"), st.sampled_from(["random", "greedy", "mcts-3", "alphago", "", "mcts-3-det",
+                                               "mcts-2-greedy-det", "mcts-det", "mcts-3-det-greedy", "greedy-det"])),
+    # Arbitrary strings over the names' letters (9 characters at most keeps any budget below 10,000 simulations).
+    st.tuples(st.just("bot"), st.text(alphabet="mcts-123detgrndyaomDET ", max_size=9)),
     st.tuples(st.just("from_bytes"), st.binary(max_size=600)),
     st.tuples(st.just("mcts"), st.integers(-1, 3)),
 )
