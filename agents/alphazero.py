@@ -449,8 +449,7 @@ def train(args: Args) -> dict:
     elif args.resume and args.resume != "auto":
         raise ValueError(f"no checkpoint at {args.resume}")
     elif args.init:
-        net = load_network(args.init)
-        net.train()
+        net = load_network(args.init)  # the loop sets eval/train mode itself
         optimizer = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
         print(f"initialised from {args.init} ({net.config()})", flush=True)
     writer = SummaryWriter(args.run_dir)

@@ -555,9 +555,10 @@ def _train(args: Args, on_interrupt: list) -> dict:
         if scores_after:
             all_after_obs = torch.cat([a for a, _ in after_steps])
             all_after_res = torch.cat([r for _, r in after_steps])
-            all_counts = mask_buf.reshape(-1, 256).sum(1)
+            all_masks = mask_buf.reshape(-1, 256)
+            all_counts = all_masks.sum(1)
             if agent.afterstate_value:
-                b_chosen = chosen_afterstate_rows(mask_buf.reshape(-1, 256), act_buf.reshape(-1))[sel]
+                b_chosen = chosen_afterstate_rows(all_masks, act_buf.reshape(-1))[sel]
         batch_size = sel.numel()
         clipfracs = []
         for epoch in range(args.update_epochs):

@@ -193,14 +193,23 @@ def check_render_mode(render_mode: Any, modes: Sequence[str]) -> Optional[str]:
     return render_mode
 
 
+def bot_name(name: str) -> Optional[str]:
+    """``name`` trimmed and lower-cased if it names a built-in bot the engine accepts (``random``,
+    ``greedy``, ``mcts-N`` with N in 1..2**32-1, optionally ``-random`` or ``-greedy``, then optionally
+    ``-det``), else None. The single env and the vector env both check opponents with it."""
+    name = name.strip().lower()
+    if name in ("random", "greedy"):
+        return name
+    m = _BOT_RE.match(name)
+    return name if m and 1 <= int(m.group(1)) <= 0xFFFFFFFF else None
+
+
 def parse_opponent(opponent: Any, simulations: Any = 100) -> Tuple[Optional[str], Optional[Policy], str]:
     """``(bot name for the engine or None, Python policy or None, label)``."""
     if opponent is None:
         return None, None, "self-play"
     if isinstance(opponent, str):
         name = opponent.strip().lower()
-        if name in ("random", "greedy"):
-            return name, None, name
         if name == "mcts":
             if isinstance(simulations, (bool, np.bool_)) or not isinstance(simulations, (int, np.integer)):
                 raise TypeError(f"opponent_simulations must be an integer, got {type(simulations).__name__}")
@@ -208,8 +217,7 @@ def parse_opponent(opponent: Any, simulations: Any = 100) -> Tuple[Optional[str]
                 raise ValueError(f"opponent_simulations must be in 1..4294967295, got {simulations}")
             name = f"mcts-{int(simulations)}"
             return name, None, name
-        m = _BOT_RE.match(name)
-        if m and 1 <= int(m.group(1)) <= 0xFFFFFFFF:
+        if bot_name(name):
             return name, None, name
         raise ValueError(f"unknown opponent {opponent!r}; valid opponents: {_OPPONENT_HELP}")
     if callable(opponent):

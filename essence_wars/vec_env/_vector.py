@@ -10,7 +10,6 @@ import mmap
 import multiprocessing as mp
 import operator
 import os
-import re
 import secrets
 import signal
 import time
@@ -25,7 +24,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from essence_wars import core
-from essence_wars.env import check_deck  # the same deck rules and messages as the single env
+from essence_wars.env import bot_name, check_deck  # the same deck and bot rules as the single env
 from essence_wars.vec_env import _ring as R
 from essence_wars.vec_env import _handoff
 from essence_wars.vec_env._handoff import HANDOFFS, LearnerSide, Spinner
@@ -43,7 +42,6 @@ START_TIMEOUT = 60.0
 #: How long close() waits for workers to exit on their own before terminating them.
 CLOSE_TIMEOUT = 1.0
 
-_BOT_RE = re.compile(r"^(random|greedy|mcts-[1-9][0-9]*(-(random|greedy))?(-det)?)$")
 _MODES = ("attrition", "essence_duel")
 _U64 = (1 << 64) - 1
 _sched_yield = getattr(os, "sched_yield", lambda: None)
@@ -87,10 +85,11 @@ def _check_int(value, what: str, lo: int, hi: Optional[int] = None) -> int:
 def _check_opponent(opponent) -> Optional[str]:
     if opponent is None:
         return None
-    if not isinstance(opponent, str) or not _BOT_RE.match(opponent.strip().lower()):
+    name = bot_name(opponent) if isinstance(opponent, str) else None
+    if name is None:
         raise ValueError(f"unknown opponent {opponent!r}; valid: None (self-play), 'random', 'greedy', "
                          "'mcts-N', 'mcts-N-greedy', 'mcts-N-random', any MCTS form + '-det'")
-    return opponent.strip().lower()
+    return name
 
 
 def _check_seat(seat):

@@ -255,10 +255,10 @@ impl MctsBot {
             if !self.nodes[node].expanded {
                 self.expand(node, &game);
             }
-            let step = if self.determinize { self.step_determinized(node, &game) } else { Some(self.step(node)) };
+            let legal = if self.determinize { Some(game.legal_mask()) } else { None };
             // None: no child of this node is legal in this simulation's deal
             // (determinized only); it rolls out from here.
-            let Some((child, is_new)) = step else { break };
+            let Some((child, is_new)) = self.step(node, legal.as_ref()) else { break };
             game.apply_unchecked(self.nodes[child].action);
             self.path.push(child as u32);
             node = child;
@@ -274,35 +274,27 @@ impl MctsBot {
         }
     }
 
-    /// The child a simulation takes at an expanded node, and whether it is new.
-    fn step(&mut self, node: usize) -> (usize, bool) {
-        let n = self.nodes[node];
-        if n.n_tried < n.n_children {
-            self.nodes[node].n_tried += 1;
-            (n.first_child as usize + n.n_tried as usize, true)
-        } else {
-            (self.select(node, None), false)
-        }
-    }
-
-    /// [`step`](Self::step) for a determinized simulation. Below a draw the
-    /// hands, and so the legal actions, depend on the deal, while the node's
-    /// children were made from the deal of the simulation that expanded it:
-    /// only children legal in this deal are taken (the first untried legal
-    /// one is swapped into the tried prefix). None when there is none.
-    fn step_determinized(&mut self, node: usize, game: &Game) -> Option<(usize, bool)> {
-        let mask = game.legal_mask();
+    /// The child a simulation takes at an expanded node, and whether it is
+    /// new: the next untried child, else the UCT choice among the tried ones.
+    ///
+    /// With `legal` (determinized simulations), only children whose action it
+    /// allows: below a draw the hands, and so the legal actions, depend on the
+    /// deal, while the node's children were made from the deal of the
+    /// simulation that expanded it. The first untried allowed child is swapped
+    /// into the tried prefix. None when no child is allowed.
+    fn step(&mut self, node: usize, legal: Option<&ActionMask>) -> Option<(usize, bool)> {
+        let allowed = |c: &Node| legal.map_or(true, |m| m.has(c.action));
         let n = self.nodes[node];
         let first = n.first_child as usize;
         let tried = first + n.n_tried as usize;
         let end = first + n.n_children as usize;
-        if let Some(j) = (tried..end).find(|&j| mask.has(self.nodes[j].action)) {
+        if let Some(j) = (tried..end).find(|&j| allowed(&self.nodes[j])) {
             self.nodes.swap(tried, j);
             self.nodes[node].n_tried += 1;
             return Some((tried, true));
         }
-        if (first..tried).any(|j| mask.has(self.nodes[j].action)) {
-            return Some((self.select(node, Some(&mask)), false));
+        if self.nodes[first..tried].iter().any(allowed) {
+            return Some((self.select(node, legal), false));
         }
         None
     }
