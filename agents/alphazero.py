@@ -19,9 +19,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import multiprocessing as mp
 import os
+import signal
 import sys
 import time
+import traceback
+from multiprocessing.connection import wait as wait_for
 from dataclasses import dataclass, field
 from typing import List, Optional, Sequence
 
@@ -59,6 +63,10 @@ class Args:
     dirichlet_alpha: float = field(default=0.3, metadata={"help": "root noise concentration"})
     dirichlet_fraction: float = field(default=0.25, metadata={"help": "root noise weight"})
     leaves_per_tree: int = field(default=1, metadata={"help": "leaves per tree per round (virtual loss if > 1)"})
+    selfplay_workers: int = field(default=0, metadata={"help": "self-play worker processes (0: self-play in the "
+                                                              "learner's process). With N >= 1 the --num-games "
+                                                              "games are split over N workers that play while the "
+                                                              "learner trains, one iteration behind its weights"})
     rollout_weight: float = field(default=0.0, metadata={"help": "self-play search only: weight in [0, 1] of a random "
                                                                 "playout in each leaf's value (SearchConfig."
                                                                 "rollout_weight; 0 is AlphaZero). Evaluation always "
@@ -206,6 +214,9 @@ class SelfPlay:
                 self._finish(i, winner, buffer)
         return positions
 
+    def close(self) -> None:
+        self.search.close()
+
     def _finish(self, i: int, winner: Optional[int], buffer: ReplayBuffer) -> None:
         traj = self.trajectories[i]
         if traj:
@@ -222,6 +233,169 @@ class SelfPlay:
         key = "draws" if winner is None else f"p{winner}_wins"
         self.results[key] += 1
         self._new_game(i)
+
+
+class _Rows:
+    """Collects the rows a worker's :class:`SelfPlay` finishes (the buffer interface: ``add``)."""
+
+    def __init__(self):
+        self.parts: List[tuple] = []
+
+    def add(self, obs, masks, policy, value) -> None:
+        self.parts.append((obs, masks, policy, value))
+
+    def take(self) -> Optional[tuple]:
+        parts, self.parts = self.parts, []
+        return tuple(np.concatenate(col) for col in zip(*parts)) if parts else None
+
+
+def _selfplay_worker(conn, args: dict, network: dict, seed: int) -> None:
+    """A self-play worker process: ``("play", moves, weights)`` -> ``("ok", positions, rows, stats)``.
+
+    Started by :class:`SelfPlayPool` with ``spawn``. It ignores SIGINT (a Ctrl-C reaches the whole process
+    group; the learner handles it and stops the workers) and reports any exception as ``("error", text)``.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    selfplay = None
+    try:
+        import torch
+
+        from agents.az_network import Evaluator, PolicyValueNet
+
+        torch.set_num_threads(1)
+        net = PolicyValueNet(**network)
+        selfplay = SelfPlay(Args(**args), Evaluator(net), seed)
+        rows = _Rows()
+        while True:
+            msg = conn.recv()
+            if msg[0] == "close":
+                break
+            _, moves, weights = msg
+            net.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()})
+            lengths_before = len(selfplay.game_lengths)
+            positions = selfplay.play(moves, rows)
+            stats = {"games_finished": selfplay.games_finished, "fast_moves": selfplay.fast_moves,
+                     "results": dict(selfplay.results), "game_lengths": selfplay.game_lengths[lengths_before:]}
+            conn.send(("ok", positions, rows.take(), stats))
+    except (EOFError, BrokenPipeError, KeyboardInterrupt):
+        pass  # the learner has gone or is stopping us
+    except BaseException:
+        try:
+            conn.send(("error", traceback.format_exc()))
+        except OSError:
+            pass
+    finally:
+        if selfplay is not None:
+            selfplay.close()
+        conn.close()
+
+
+class SelfPlayPool:
+    """:class:`SelfPlay` in ``workers`` processes, overlapped with training (``--selfplay-workers``).
+
+    The ``args.num_games`` games are split over the workers (worker ``w`` plays with seed ``seed + w``).
+    :meth:`play` has the interface of :meth:`SelfPlay.play`: it waits for the batch of moves the workers
+    are playing, adds their finished games to the buffer (worker 0's rows first, so a run is the same
+    whatever the timing), and at once sends the network's current weights with the next request, so the
+    workers play while the learner trains. The positions of iteration ``i`` are therefore played with
+    the weights of iteration ``i - 2`` (``i - 1`` in-process): one iteration of lag, as in distributed
+    AlphaZero. The first call plays one batch in full before returning.
+
+    A worker that dies or raises makes :meth:`play` raise ``RuntimeError`` naming it; :meth:`close`
+    (idempotent; also on error) stops and joins every worker.
+    """
+
+    def __init__(self, args: Args, net, seed: int, workers: int):
+        if workers < 1 or workers > args.num_games:
+            raise ValueError(f"selfplay_workers must be between 1 and num_games ({args.num_games}), got {workers}")
+        self.net = net
+        self.games_finished = 0
+        self.fast_moves = 0
+        self.results = {"p0_wins": 0, "p1_wins": 0, "draws": 0}
+        self.game_lengths: List[int] = []
+        self._stats: List[dict] = [{} for _ in range(workers)]
+        self._pending: Optional[int] = None  # the moves of the request the workers are playing
+        self._procs, self._conns = [], []
+        ctx = mp.get_context("spawn")  # torch is not fork-safe once it has threads
+        sizes = [args.num_games // workers + (w < args.num_games % workers) for w in range(workers)]
+        try:
+            for w, n in enumerate(sizes):
+                here, there = ctx.Pipe()
+                p = ctx.Process(target=_selfplay_worker, name=f"alphazero-selfplay-{w}", daemon=True,
+                                args=(there, dataclasses.asdict(dataclasses.replace(args, num_games=n)),
+                                      net.config(), seed + w))
+                p.start()
+                there.close()
+                self._procs.append(p)
+                self._conns.append(here)
+        except BaseException:
+            self.close()
+            raise
+
+    def _request(self, moves: int) -> None:
+        weights = {k: v.detach().cpu().numpy().copy() for k, v in self.net.state_dict().items()}
+        for w, conn in enumerate(self._conns):
+            try:
+                conn.send(("play", moves, weights))
+            except OSError as e:
+                raise self._dead(w) from e
+        self._pending = moves
+
+    def _dead(self, w: int) -> RuntimeError:
+        p = self._procs[w]
+        p.join(timeout=1.0)
+        return RuntimeError(f"self-play worker {w} (pid {p.pid}) died (exit code {p.exitcode})")
+
+    def _receive(self, w: int):
+        conn, proc = self._conns[w], self._procs[w]
+        while not conn.poll():
+            if proc.sentinel in wait_for([conn, proc.sentinel]) and not conn.poll():
+                raise self._dead(w)
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError) as e:
+            raise self._dead(w) from e
+        if msg[0] == "error":
+            raise RuntimeError(f"self-play worker {w} failed:\n{msg[1]}")
+        return msg
+
+    def play(self, moves: int, buffer: ReplayBuffer) -> int:
+        """Collects the pending batch of moves (requesting one first if none is pending), sends the next."""
+        if self._pending is None:
+            self._request(moves)
+        positions = 0
+        for w in range(len(self._conns)):
+            _, n, rows, stats = self._receive(w)
+            positions += n
+            if rows is not None:
+                buffer.add(*rows)
+            self.game_lengths.extend(stats.pop("game_lengths"))
+            self._stats[w] = stats
+        self._pending = None
+        self.games_finished = sum(s["games_finished"] for s in self._stats)
+        self.fast_moves = sum(s["fast_moves"] for s in self._stats)
+        self.results = {k: sum(s["results"][k] for s in self._stats) for k in self.results}
+        self._request(moves)
+        return positions
+
+    def close(self) -> None:
+        for conn in self._conns:
+            if self._pending is None:  # an idle worker stops cleanly; a busy one is terminated below
+                try:
+                    conn.send(("close",))
+                except OSError:
+                    pass
+        for p in self._procs:
+            p.join(timeout=5.0 if self._pending is None else 0.0)
+            if p.is_alive():
+                p.terminate()
+                p.join(timeout=5.0)
+            if p.is_alive():
+                p.kill()
+                p.join()
+        for conn in self._conns:
+            conn.close()
+        self._procs, self._conns, self._pending = [], [], None
 
 
 # ---------------------------------------------------------------------------
@@ -428,6 +602,9 @@ def train(args: Args) -> dict:
         raise ValueError(f"q_weight must be in [0, 1], got {args.q_weight}")
     if not 0.0 <= args.rollout_weight <= 1.0:
         raise ValueError(f"rollout_weight must be in [0, 1], got {args.rollout_weight}")
+    if not 0 <= args.selfplay_workers <= args.num_games:
+        raise ValueError(f"selfplay_workers must be between 0 and num_games ({args.num_games}), "
+                         f"got {args.selfplay_workers}")
     if args.torch_threads:
         torch.set_num_threads(args.torch_threads)
     torch.manual_seed(args.seed)
@@ -455,11 +632,16 @@ def train(args: Args) -> dict:
     writer = SummaryWriter(args.run_dir)
     writer.add_text("args", json.dumps(dataclasses.asdict(args), indent=1))
     # A resumed run continues with fresh deals and noise (seeded by the iteration).
-    selfplay = SelfPlay(args, Evaluator(net), seed=args.seed + 7919 * state["iteration"])
+    seed = args.seed + 7919 * state["iteration"]
+    if args.selfplay_workers:
+        selfplay = SelfPlayPool(args, net, seed, args.selfplay_workers)
+    else:
+        selfplay = SelfPlay(args, Evaluator(net), seed)
     buffer = ReplayBuffer(args.buffer_size)
     rng = np.random.default_rng(args.seed + state["iteration"])
     opponents = [o for o in args.eval_opponents.split(",") if o]
     start_time = time.time()
+    last_batch = None
     last = {}
     interrupted = None
     try:
@@ -475,7 +657,11 @@ def train(args: Args) -> dict:
             positions = selfplay.play(args.moves_per_iteration, buffer)
             t_play = time.time() - t0
             state["positions"] += positions
-            sps = positions / max(t_play, 1e-9)
+            # In-process: positions per second of the self-play phase. With workers, self-play overlaps
+            # training and evaluation, so: per second of wall clock since the previous batch arrived.
+            sps = positions / max(t_play if not args.selfplay_workers or last_batch is None
+                                  else time.time() - last_batch, 1e-9)
+            last_batch = time.time()
             writer.add_scalar("charts/SPS", sps, state["positions"])
             writer.add_scalar("charts/buffer_size", buffer.size, state["positions"])
             writer.add_scalar("charts/games_finished", selfplay.games_finished + state["games"], state["positions"])
@@ -510,7 +696,8 @@ def train(args: Args) -> dict:
             state["elapsed"] += time.time() - t0
             print(f"iter {it:4d}  positions {state['positions']:8d}  games {state['games'] + selfplay.games_finished:6d}"
                   f"  SPS {sps:7.1f}  buffer {buffer.size:7d}  policy_loss {p_loss:.3f}  value_loss {v_loss:.3f}"
-                  f"  (self-play {t_play:.1f}s, train {t_train:.1f}s)", flush=True)
+                  f"  ({'waiting for self-play' if args.selfplay_workers else 'self-play'} {t_play:.1f}s, train {t_train:.1f}s)",
+                  flush=True)
             if args.eval_every and it % args.eval_every == 0:
                 last = _evaluate(net, args, opponents, writer, state)
             if args.checkpoint_every and it % args.checkpoint_every == 0:
@@ -522,7 +709,7 @@ def train(args: Args) -> dict:
     finally:
         state["games"] += selfplay.games_finished
         _save(ckpt_path, net, optimizer, args, state)
-        selfplay.search.close()
+        selfplay.close()
         writer.close()
         if interrupted is not None:
             print(f"{interrupt_name(interrupted)}: saved checkpoint {ckpt_path} (iteration {state['iteration']}, "

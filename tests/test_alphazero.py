@@ -205,3 +205,102 @@ def test_init_starts_from_a_network_and_rollout_weight_reaches_self_play(tmp_pat
         train(tiny(tmp_path, run_dir=str(tmp_path / "bad"), rollout_weight=1.5))
     with pytest.raises(FileNotFoundError, match="no AlphaZero checkpoint"):
         train(tiny(tmp_path, run_dir=str(tmp_path / "bad2"), init=str(tmp_path / "missing.pt")))
+
+
+# ---------------------------------------------------------------------------
+# Self-play in worker processes (--selfplay-workers).
+
+
+def _buffer_rows(buf: ReplayBuffer) -> tuple:
+    return tuple(x[:buf.size].copy() for x in (buf.obs, buf.masks, buf.policy, buf.value))
+
+
+def test_a_one_worker_pool_plays_the_games_of_in_process_self_play(tmp_path):
+    """Worker 0 gets the in-process seed and a copy of the weights: its first batch is the same games,
+    the same visit targets and results, row for row."""
+    args = tiny(tmp_path, num_games=4, simulations=8, moves_per_iteration=150)
+    torch.manual_seed(0)
+    net = PolicyValueNet(32, 1).eval()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the worker's thread count: the same float sums
+    try:
+        local = SelfPlay(args, Evaluator(net), seed=11)
+        here = ReplayBuffer(20_000)
+        n_here = local.play(150, here)
+        local.close()
+    finally:
+        torch.set_num_threads(threads)
+    pool = alphazero.SelfPlayPool(args, net, seed=11, workers=1)
+    try:
+        there = ReplayBuffer(20_000)
+        n_there = pool.play(150, there)
+    finally:
+        pool.close()
+    assert n_here == n_there > 0
+    assert here.size == there.size > 0, "some games finish within 150 moves"
+    for a, b in zip(_buffer_rows(here), _buffer_rows(there)):
+        np.testing.assert_array_equal(a, b)
+    assert pool.games_finished == local.games_finished and pool.results == local.results
+    assert pool.game_lengths == local.game_lengths
+
+
+def test_a_pool_is_deterministic_and_splits_the_games(tmp_path):
+    """Two runs of a 2-worker pool with the same seed and weights fill identical buffers, whatever the
+    timing: worker 0's rows come first. The second batch is played while the caller 'trains'."""
+    args = tiny(tmp_path, num_games=5, simulations=4)
+    torch.manual_seed(1)
+    net = PolicyValueNet(32, 1)
+    runs = []
+    for _ in range(2):
+        pool = alphazero.SelfPlayPool(args, net, seed=3, workers=2)
+        buf = ReplayBuffer(20_000)
+        try:
+            positions = [pool.play(30, buf) for _ in range(3)]
+            runs.append((positions, _buffer_rows(buf), pool.games_finished, dict(pool.results)))
+        finally:
+            pool.close()
+    (pos_a, rows_a, games_a, res_a), (pos_b, rows_b, games_b, res_b) = runs
+    assert pos_a == pos_b and games_a == games_b > 0 and res_a == res_b
+    assert sum(res_a.values()) == games_a
+    for a, b in zip(rows_a, rows_b):
+        np.testing.assert_array_equal(a, b)
+    assert all(p <= 5 * 30 for p in pos_a), "5 games in all (3 + 2), at most one position per move each"
+    import multiprocessing
+
+    assert not multiprocessing.active_children(), "close() joins every worker"
+
+
+def test_a_dead_worker_is_named_and_the_pool_still_closes(tmp_path):
+    import multiprocessing
+    import os
+    import signal
+
+    args = tiny(tmp_path, num_games=4, simulations=4)
+    pool = alphazero.SelfPlayPool(args, PolicyValueNet(32, 1), seed=0, workers=2)
+    try:
+        buf = ReplayBuffer(5000)
+        pool.play(5, buf)  # both workers are up and already playing the next batch
+        victim = pool._procs[1]
+        os.kill(victim.pid, signal.SIGKILL)
+        with pytest.raises(RuntimeError, match=rf"self-play worker 1 \(pid {victim.pid}\) died \(exit code -9\)"):
+            pool.play(5, buf)
+    finally:
+        pool.close()
+    pool.close()  # idempotent
+    assert not multiprocessing.active_children()
+    with pytest.raises(ValueError, match="selfplay_workers must be between 1 and num_games"):
+        alphazero.SelfPlayPool(args, PolicyValueNet(32, 1), seed=0, workers=5)
+
+
+def test_train_with_selfplay_workers_checkpoints_resumes_and_leaves_no_process(tmp_path):
+    import multiprocessing
+
+    out = train(tiny(tmp_path, iterations=3, selfplay_workers=2, eval_every=3))
+    state = out["state"]
+    assert state["iteration"] == 3 and state["positions"] > 0 and state["gradient_steps"] > 0
+    assert "random" in out["eval"]
+    again = train(tiny(tmp_path, iterations=4, selfplay_workers=2, resume="auto", eval_every=0))
+    assert again["state"]["iteration"] == 4 and again["state"]["positions"] > state["positions"]
+    assert not multiprocessing.active_children()
+    with pytest.raises(ValueError, match="selfplay_workers must be between 0 and num_games"):
+        train(tiny(tmp_path, run_dir=str(tmp_path / "bad"), selfplay_workers=-1))

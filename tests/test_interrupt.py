@@ -255,11 +255,33 @@ def test_ppo_saves_a_checkpoint_on_sigterm_and_resumes_from_it(tmp_path, start):
     assert again["iteration"] == iteration + 1 and again["global_step"] == step + 128
 
 
-def test_alphazero_saves_a_checkpoint_on_sigterm_and_resumes_from_it(tmp_path, start):
+def _children(pid: int) -> list:
+    """The pids whose parent is ``pid`` (Linux /proc)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_alphazero_saves_a_checkpoint_on_sigterm_and_resumes_from_it(tmp_path, start, workers):
     pytest.importorskip("torch")
-    # tests/test_alphazero.py's toy sizes, 100k iterations, no periodic checkpoints (only SIGTERM's)
+    # tests/test_alphazero.py's toy sizes, 100k iterations, no periodic checkpoints (only SIGTERM's);
+    # with self-play workers, SIGTERM to the trainer also stops them
     tiny = dict(num_games=8, moves_per_iteration=40, simulations=8, min_buffer=16, train_steps=3, batch_size=32,
-                width=32, blocks=1, eval_every=0, buffer_size=5000)
+                width=32, blocks=1, eval_every=0, buffer_size=5000, selfplay_workers=workers)
     run_dir = tmp_path / "run"
     argv = ["alphazero", "--run-dir", str(run_dir), "--iterations", "100000", "--checkpoint-every", "0"]
     for k, v in tiny.items():
@@ -270,10 +292,16 @@ def test_alphazero_saves_a_checkpoint_on_sigterm_and_resumes_from_it(tmp_path, s
     run.wait_for(r"^iter\s+1\s+positions\s+\d+")  # one whole iteration: it is training
     ckpt = run_dir / "checkpoint.pt"
     assert not ckpt.exists()
+    helpers = _children(run.proc.pid)
+    assert len(helpers) >= workers, helpers  # the workers (and spawn's resource tracker)
     output = run.terminate_and_wait()
     assert run.proc.returncode == Terminated.exit_status == 143, output
     assert "Traceback" not in output, output
     assert f"saved checkpoint {ckpt}" in _saved_line(output)
+    deadline = time.time() + 10
+    while any(_alive(p) for p in helpers) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not [p for p in helpers if _alive(p)], "no self-play worker outlives the trainer"
 
     saved = alphazero.read_checkpoint(str(ckpt))
     iteration, positions = saved["state"]["iteration"], saved["state"]["positions"]
