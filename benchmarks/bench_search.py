@@ -11,7 +11,12 @@ Measures, on this machine, with the same AlphaZero network (agents/az_network.py
    evaluations per second, with the time split between the network and the
    native search calls (overhead = 1 - network share);
 3. self-play: :class:`agents.alphazero.SelfPlay` positions per second and
-   finished games per minute at ``--simulations`` per move.
+   finished games per minute at ``--simulations`` per move;
+4. with ``--selfplay-workers N[,M...]``: the same self-play in a
+   :class:`agents.alphazero.SelfPlayPool` of N worker processes (the
+   ``--trees`` games split over them; batches of 16 moves, the training
+   default; the first batch, which includes starting the workers, is left
+   out), positions per second.
 
 The load average is recorded (``os.getloadavg``) because the numbers depend
 on what else runs on the machine.
@@ -40,12 +45,13 @@ def main(argv=None) -> int:
     p.add_argument("--width", type=int, default=256)
     p.add_argument("--blocks", type=int, default=4)
     p.add_argument("--threads", type=int, default=1, help="torch threads (0: torch's default)")
+    p.add_argument("--selfplay-workers", default="", help="comma-separated worker counts for step 4 (default: skip)")
     p.add_argument("--json", help="also write the results here")
     args = p.parse_args(argv)
 
     import torch
 
-    from agents.alphazero import Args, ReplayBuffer, SelfPlay
+    from agents.alphazero import Args, ReplayBuffer, SelfPlay, SelfPlayPool
     from agents.az_network import Evaluator, PolicyValueNet
     from essence_wars.search import Search, SearchConfig
 
@@ -131,7 +137,23 @@ def main(argv=None) -> int:
           f"positions/s, {moves * args.trees / wall:,.0f} actions/s (forced moves included), "
           f"{sp.games_finished} games finished in {wall:.0f}s = {sp.games_finished / wall * 60:.0f} games/min",
           flush=True)
-    sp.search.close()
+    sp.close()
+
+    # 4. Self-play in worker processes.
+    for workers in [int(w) for w in args.selfplay_workers.split(",") if w]:
+        pool = SelfPlayPool(sp_args, net, seed=1, workers=workers)
+        try:
+            buf = ReplayBuffer(100_000)
+            pool.play(16, buf)  # starts the workers, plays one batch, requests the next
+            positions, t0 = 0, time.perf_counter()
+            while time.perf_counter() - t0 < 3 * args.seconds:
+                positions += pool.play(16, buf)
+            wall = time.perf_counter() - t0
+        finally:
+            pool.close()
+        out[f"selfplay_workers_{workers}_positions_per_s"] = positions / wall
+        print(f"self-play in {workers} worker process(es), {args.trees} games in all: {positions / wall:,.0f} "
+              f"searched positions/s over {wall:.0f}s", flush=True)
     out["load_after"] = os.getloadavg()
     print(f"load average before {out['load_before']}, after {out['load_after']}; {out['cpus']} CPUs, "
           f"torch threads {out['torch_threads']}")
