@@ -342,7 +342,15 @@ class SelfPlayPool:
         self._pending = moves
 
     def _dead(self, w: int) -> RuntimeError:
-        p = self._procs[w]
+        """The error for worker ``w`` gone: its own report if it sent one before exiting."""
+        conn, p = self._conns[w], self._procs[w]
+        try:
+            if conn.poll():
+                msg = conn.recv()
+                if msg[0] == "error":
+                    return RuntimeError(f"self-play worker {w} failed:\n{msg[1]}")
+        except (EOFError, OSError):
+            pass
         p.join(timeout=1.0)
         return RuntimeError(f"self-play worker {w} (pid {p.pid}) died (exit code {p.exitcode})")
 

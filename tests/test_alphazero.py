@@ -304,3 +304,17 @@ def test_train_with_selfplay_workers_checkpoints_resumes_and_leaves_no_process(t
     assert not multiprocessing.active_children()
     with pytest.raises(ValueError, match="selfplay_workers must be between 0 and num_games"):
         train(tiny(tmp_path, run_dir=str(tmp_path / "bad"), selfplay_workers=-1))
+
+
+def test_a_worker_that_fails_reports_its_error(tmp_path):
+    """An unknown deck fails inside the workers' SelfPlay; the pool raises with the worker's own message."""
+    import multiprocessing
+
+    args = tiny(tmp_path, num_games=2, simulations=4, decks="no_such_deck")
+    pool = alphazero.SelfPlayPool(args, PolicyValueNet(32, 1), seed=0, workers=2)
+    try:
+        with pytest.raises(RuntimeError, match=r"(?s)self-play worker 0 failed:.*no_such_deck"):
+            pool.play(5, ReplayBuffer(100))
+    finally:
+        pool.close()
+    assert not multiprocessing.active_children()
