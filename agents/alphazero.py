@@ -302,7 +302,9 @@ class SelfPlayPool:
     AlphaZero. The first call plays one batch in full before returning.
 
     A worker that dies or raises makes :meth:`play` raise ``RuntimeError`` naming it; :meth:`close`
-    (idempotent; also on error) stops and joins every worker.
+    (idempotent; also on error) stops and joins every worker. The workers are started with ``spawn``,
+    so a script that makes a pool (or calls :func:`train` with ``selfplay_workers``) needs the usual
+    ``if __name__ == "__main__":`` guard; the command line has it.
     """
 
     def __init__(self, args: Args, net, seed: int, workers: int):
