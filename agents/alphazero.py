@@ -118,6 +118,7 @@ class ReplayBuffer:
         self.value = np.zeros(capacity, np.float32)
         self.size = 0
         self.next = 0
+        self.added = 0  # rows ever added
 
     def add(self, obs: np.ndarray, masks: np.ndarray, policy: np.ndarray, value: np.ndarray) -> None:
         for start in range(0, len(obs), self.capacity):
@@ -127,6 +128,13 @@ class ReplayBuffer:
             self.obs[idx], self.masks[idx], self.policy[idx], self.value[idx] = o, m, p, v
             self.next = (self.next + n) % self.capacity
             self.size = min(self.capacity, self.size + n)
+            self.added += n
+
+    def newest(self, n: int):
+        """The last ``min(n, size)`` rows added, oldest first."""
+        n = min(n, self.size)
+        idx = (self.next - n + np.arange(n)) % self.capacity
+        return self.obs[idx], self.masks[idx], self.policy[idx], self.value[idx]
 
     def sample(self, n: int, rng: np.random.Generator):
         idx = rng.integers(0, self.size, n)
@@ -580,6 +588,17 @@ def _save(path: str, net, optimizer, args: Args, state: dict) -> None:
     os.replace(tmp, path)
 
 
+def _losses(net, obs, masks, policy, value):
+    """(policy cross-entropy against the visit distribution over legal actions, value MSE) on numpy rows."""
+    import torch
+    import torch.nn.functional as F
+
+    o, m, p, z = (torch.from_numpy(np.ascontiguousarray(x)) for x in (obs, masks, policy, value))
+    logits, v = net(o)
+    logp = F.log_softmax(logits.masked_fill(~m, -1e9), dim=1)
+    return -(p * logp).sum(1).mean(), F.mse_loss(v, z)
+
+
 def learning_rate(args: Args, iteration: int) -> float:
     """The learning rate of ``iteration`` (1-based) under ``args.lr_schedule``."""
     if args.lr_schedule == "constant":
@@ -598,7 +617,6 @@ def train(args: Args) -> dict:
     and re-raises: KeyboardInterrupt, or :class:`~agents.interrupt.Terminated` (the command line exits 143).
     """
     import torch
-    import torch.nn.functional as F
     from torch.utils.tensorboard import SummaryWriter
 
     from agents.az_network import Evaluator, PolicyValueNet
@@ -664,6 +682,7 @@ def train(args: Args) -> dict:
                 group["lr"] = learning_rate(args, it)
             t0 = time.time()
             net.eval()
+            added_before = buffer.added
             positions = selfplay.play(args.moves_per_iteration, buffer)
             t_play = time.time() - t0
             state["positions"] += positions
@@ -678,17 +697,24 @@ def train(args: Args) -> dict:
             if selfplay.game_lengths:
                 writer.add_scalar("charts/game_length", float(np.mean(selfplay.game_lengths[-100:])), state["positions"])
             p_loss = v_loss = float("nan")
+            # Held-out losses: the rows that just arrived, before any gradient step on them. The training
+            # losses below are on rows the network may have seen many times; a training value loss well
+            # under the held-out one is the value head memorising games (all positions of a game share
+            # one result) rather than learning positions.
+            fresh = buffer.added - added_before
+            h_p_loss = h_v_loss = float("nan")
+            if fresh:
+                with torch.no_grad():
+                    h_p, h_v = _losses(net, *buffer.newest(fresh))
+                h_p_loss, h_v_loss = h_p.item(), h_v.item()
+                writer.add_scalar("losses/heldout_policy_loss", h_p_loss, state["positions"])
+                writer.add_scalar("losses/heldout_value_loss", h_v_loss, state["positions"])
             t1 = time.time()
             if buffer.size >= args.min_buffer:
                 net.train()
                 pl, vl = [], []
                 for _ in range(args.train_steps):
-                    o, m, p, z = buffer.sample(args.batch_size, rng)
-                    o, m, p, z = (torch.from_numpy(x) for x in (o, m, p, z))
-                    logits, value = net(o)
-                    logp = F.log_softmax(logits.masked_fill(~m, -1e9), dim=1)
-                    policy_loss = -(p * logp).sum(1).mean()
-                    value_loss = F.mse_loss(value, z)
+                    policy_loss, value_loss = _losses(net, *buffer.sample(args.batch_size, rng))
                     loss = policy_loss + args.value_coef * value_loss
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
@@ -706,6 +732,7 @@ def train(args: Args) -> dict:
             state["elapsed"] += time.time() - t0
             print(f"iter {it:4d}  positions {state['positions']:8d}  games {state['games'] + selfplay.games_finished:6d}"
                   f"  SPS {sps:7.1f}  buffer {buffer.size:7d}  policy_loss {p_loss:.3f}  value_loss {v_loss:.3f}"
+                  f"  (held out {h_p_loss:.3f} / {h_v_loss:.3f})"
                   f"  ({'waiting for self-play' if args.selfplay_workers else 'self-play'} {t_play:.1f}s, train {t_train:.1f}s)",
                   flush=True)
             if args.eval_every and it % args.eval_every == 0:

@@ -4,6 +4,7 @@ checkpoint and resume, the search agent, and the CLI wiring."""
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -318,3 +319,27 @@ def test_a_worker_that_fails_reports_its_error(tmp_path):
     finally:
         pool.close()
     assert not multiprocessing.active_children()
+
+
+def test_replay_buffer_newest_rows_across_the_wrap():
+    buf = ReplayBuffer(5)
+    rows = lambda a, b: (np.full((b - a, 326), 0, np.float32) + np.arange(a, b, dtype=np.float32)[:, None],
+                         np.ones((b - a, 256), bool), np.full((b - a, 256), 1 / 256, np.float32),
+                         np.arange(a, b, dtype=np.float32))
+    buf.add(*rows(0, 4))
+    buf.add(*rows(4, 7))  # wraps: the ring holds 2..6
+    assert buf.added == 7 and buf.size == 5
+    np.testing.assert_array_equal(buf.newest(3)[3], [4, 5, 6])
+    np.testing.assert_array_equal(buf.newest(3)[0][:, 0], [4, 5, 6])
+    np.testing.assert_array_equal(buf.newest(99)[3], [2, 3, 4, 5, 6])
+
+
+def test_training_reports_held_out_losses_on_the_newest_rows(tmp_path, capsys):
+    train(tiny(tmp_path, iterations=2, eval_every=0, moves_per_iteration=120))
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("iter")]
+    held = [re.search(r"held out (\S+) / (\S+)\)", ln).groups() for ln in lines]
+    assert len(held) == 2
+    assert any(v != "nan" for pair in held for v in pair), "games finished, so some rows were held out"
+    for p, v in held:
+        if v != "nan":
+            assert 0 <= float(v) <= 4 and float(p) > 0
