@@ -319,11 +319,10 @@ class SelfPlayPool:
         if workers < 1 or workers > args.num_games:
             raise ValueError(f"selfplay_workers must be between 1 and num_games ({args.num_games}), got {workers}")
         self.net = net
-        self.games_finished = 0
-        self.fast_moves = 0
-        self.results = {"p0_wins": 0, "p1_wins": 0, "draws": 0}
         self.game_lengths: List[int] = []
-        self._stats: List[dict] = [{} for _ in range(workers)]
+        # each worker's latest counters (its SelfPlay's totals): the pool's are their sums
+        self._stats: List[dict] = [{"games_finished": 0, "fast_moves": 0,
+                                    "results": {"p0_wins": 0, "p1_wins": 0, "draws": 0}} for _ in range(workers)]
         self._pending: Optional[int] = None  # the moves of the request the workers are playing
         self._procs, self._conns = [], []
         ctx = mp.get_context("spawn")  # torch is not fork-safe once it has threads
@@ -342,8 +341,21 @@ class SelfPlayPool:
             self.close()
             raise
 
+    @property
+    def games_finished(self) -> int:
+        return sum(s["games_finished"] for s in self._stats)
+
+    @property
+    def fast_moves(self) -> int:
+        return sum(s["fast_moves"] for s in self._stats)
+
+    @property
+    def results(self) -> dict:
+        return {k: sum(s["results"][k] for s in self._stats) for k in self._stats[0]["results"]}
+
     def _request(self, moves: int) -> None:
-        weights = {k: v.detach().cpu().numpy().copy() for k, v in self.net.state_dict().items()}
+        # send() pickles at once, so views of the live tensors are safe to pass
+        weights = {k: v.detach().cpu().numpy() for k, v in self.net.state_dict().items()}
         for w, conn in enumerate(self._conns):
             try:
                 conn.send(("play", moves, weights))
@@ -351,30 +363,33 @@ class SelfPlayPool:
                 raise self._dead(w) from e
         self._pending = moves
 
+    @staticmethod
+    def _failed(w: int, report: str) -> RuntimeError:
+        return RuntimeError(f"self-play worker {w} failed:\n{report}")
+
     def _dead(self, w: int) -> RuntimeError:
         """The error for worker ``w`` gone: its own report if it sent one before exiting."""
         conn, p = self._conns[w], self._procs[w]
         try:
-            if conn.poll():
-                msg = conn.recv()
-                if msg[0] == "error":
-                    return RuntimeError(f"self-play worker {w} failed:\n{msg[1]}")
+            if conn.poll() and (msg := conn.recv())[0] == "error":
+                return self._failed(w, msg[1])
         except (EOFError, OSError):
             pass
         p.join(timeout=1.0)
         return RuntimeError(f"self-play worker {w} (pid {p.pid}) died (exit code {p.exitcode})")
 
     def _receive(self, w: int):
+        """Worker ``w``'s answer to the pending request; its error report or its death raises."""
         conn, proc = self._conns[w], self._procs[w]
-        while not conn.poll():
-            if proc.sentinel in wait_for([conn, proc.sentinel]) and not conn.poll():
-                raise self._dead(w)
+        wait_for([conn, proc.sentinel])  # a message, or the worker has exited
         try:
-            msg = conn.recv()
-        except (EOFError, OSError) as e:
-            raise self._dead(w) from e
+            msg = conn.recv() if conn.poll() else None
+        except (EOFError, OSError):
+            msg = None
+        if msg is None:
+            raise self._dead(w)
         if msg[0] == "error":
-            raise RuntimeError(f"self-play worker {w} failed:\n{msg[1]}")
+            raise self._failed(w, msg[1])
         return msg
 
     def play(self, moves: int, buffer: ReplayBuffer) -> int:
@@ -390,9 +405,6 @@ class SelfPlayPool:
             self.game_lengths.extend(stats.pop("game_lengths"))
             self._stats[w] = stats
         self._pending = None
-        self.games_finished = sum(s["games_finished"] for s in self._stats)
-        self.fast_moves = sum(s["fast_moves"] for s in self._stats)
-        self.results = {k: sum(s["results"][k] for s in self._stats) for k in self.results}
         self._request(moves)
         return positions
 
@@ -688,9 +700,10 @@ def train(args: Args) -> dict:
             state["positions"] += positions
             # In-process: positions per second of the self-play phase. With workers, self-play overlaps
             # training and evaluation, so: per second of wall clock since the previous batch arrived.
-            sps = positions / max(t_play if not args.selfplay_workers or last_batch is None
-                                  else time.time() - last_batch, 1e-9)
-            last_batch = time.time()
+            now = time.time()
+            play_seconds = now - last_batch if args.selfplay_workers and last_batch is not None else t_play
+            sps = positions / max(play_seconds, 1e-9)
+            last_batch = now
             writer.add_scalar("charts/SPS", sps, state["positions"])
             writer.add_scalar("charts/buffer_size", buffer.size, state["positions"])
             writer.add_scalar("charts/games_finished", selfplay.games_finished + state["games"], state["positions"])
