@@ -664,6 +664,26 @@ class Game:
             raise self._fail(st)
         return self._u8[0]
 
+    def mcts_stats(self, bot: str = "mcts-1000", seed: int = 0) -> Tuple[int, np.ndarray, np.ndarray]:
+        """What the rollout MCTS bot ``bot`` (an ``mcts-...`` name) thinks of this position.
+
+        Returns ``(action, visits, values)``: the action it plays (the same as
+        ``bot_action(bot, seed)``), the visits of each of the 256 actions
+        (uint32, summing to the budget; a forced move or an immediate win gets
+        all of it) and the mean result of those visits for the player to move
+        (float32 in [-1, 1], 0 where unvisited).
+        """
+        if not isinstance(bot, str):
+            raise TypeError(f"bot must be a name string, got {type(bot).__name__}")
+        seed = _check_seed(seed)
+        visits = np.zeros(NUM_ACTIONS, dtype=np.uint32)
+        values = np.zeros(NUM_ACTIONS, dtype=np.float32)
+        st = lib.ew_game_mcts_stats(self._ptr, bot.encode(), seed, self._u8,
+                                    ffi.from_buffer("uint32_t[]", visits), ffi.from_buffer("float[]", values))
+        if st:
+            raise self._fail(st)
+        return self._u8[0], visits, values
+
     # -- text and bytes ---------------------------------------------------
 
     def render(self) -> str:

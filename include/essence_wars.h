@@ -281,6 +281,20 @@ EwStatus ew_game_mcts_action(const struct EwGame *game,
                              uint64_t seed,
                              uint8_t *out);
 
+// The search statistics of the rollout MCTS bot named `spec` (an "mcts-..." name, as for
+// `ew_game_bot_action`) on this position, seeded with `seed`: the action it plays into `*out`,
+// the visits of every action into `visits[0..256]` (0 for illegal or untried actions; they sum to
+// the budget, and a forced move or an immediate win gets all of it), and the mean result of those
+// visits for the player to move into `values[0..256]` (in [-1, 1], 0 where unvisited). The same
+// seed gives the same action as `ew_game_bot_action`. This is what a network imitating the bot
+// learns from (`agents/expert.py`).
+EwStatus ew_game_mcts_stats(const struct EwGame *game,
+                            const char *spec,
+                            uint64_t seed,
+                            uint8_t *out,
+                            uint32_t *visits,
+                            float *values);
+
 // The action of the bot named `spec` ("random", "greedy", "mcts-N", "mcts-N-greedy", either MCTS
 // form with "-det": determinized, it does not see the deck order).
 EwStatus ew_game_bot_action(const struct EwGame *game,

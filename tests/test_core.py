@@ -168,6 +168,45 @@ def test_bots(game):
         game.mcts_action(simulations=0)
 
 
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**64 - 1), prefix=st.lists(st.integers(0, 10**6), max_size=60),
+       sims=st.integers(1, 60), bot_seed=st.integers(0, 2**64 - 1), greedy=st.booleans(), det=st.booleans())
+def test_mcts_stats_are_the_bots_search(deck_pair, seed, prefix, sims, bot_seed, greedy, det):
+    g = Game(seed, *deck_pair)
+    for x in prefix:
+        if g.is_done():
+            break
+        legal = g.legal_actions()
+        g.step(int(legal[x % len(legal)]))
+    if g.is_done():
+        with pytest.raises(GameOverError):
+            g.mcts_stats("mcts-5")
+        return
+    bot = f"mcts-{sims}" + ("-greedy" if greedy else "") + ("-det" if det else "")
+    before = g.to_bytes()
+    action, visits, values = g.mcts_stats(bot, bot_seed)
+    assert g.to_bytes() == before, "searching leaves the game unchanged"
+    assert action == g.bot_action(bot, bot_seed), "the same seed plays the same action"
+    mask = g.action_mask()
+    assert visits.dtype == np.uint32 and values.dtype == np.float32
+    assert visits.sum() == sims and mask[action] and visits[action] == visits.max()
+    assert not visits[~mask].any() and not values[~mask].any()
+    assert ((values >= -1) & (values <= 1)).all()
+    g.close()
+
+
+def test_mcts_stats_refuse_other_bots(game):
+    before = game.to_bytes()
+    for bad in ("greedy", "random", "mcts-0", "minimax"):
+        with pytest.raises(ValueError, match="MCTS bot name|valid bots"):
+            game.mcts_stats(bad)
+    with pytest.raises(TypeError, match="name string"):
+        game.mcts_stats(1000)
+    with pytest.raises(ValueError):
+        game.mcts_stats("mcts-10", seed=-1)
+    assert game.to_bytes() == before
+
+
 def test_render(game):
     text = game.render()
     assert "P0:" in text and "P1:" in text and "turn 1" in text

@@ -41,7 +41,7 @@
 
 use crate::actions::NUM_ACTIONS;
 use crate::batch::{Batch, BatchError, IllegalPolicy, Outputs};
-use crate::bots::BotSpec;
+use crate::bots::{BotSpec, MctsBot};
 use crate::card_ids::{card_ids_as, CARD_ID_SLOTS, CARD_ID_VOCAB};
 use crate::cards::{self, Kind, Rarity};
 use crate::decks::{self, Deck, DeckError, DECK_SIZE};
@@ -1118,6 +1118,48 @@ pub extern "C" fn ew_game_mcts_action(game: *const EwGame, simulations: u32, see
             seed,
             out,
         )
+    })
+}
+
+/// The search statistics of the rollout MCTS bot named `spec` (an "mcts-..." name, as for
+/// `ew_game_bot_action`) on this position, seeded with `seed`: the action it plays into `*out`,
+/// the visits of every action into `visits[0..256]` (0 for illegal or untried actions; they sum to
+/// the budget, and a forced move or an immediate win gets all of it), and the mean result of those
+/// visits for the player to move into `values[0..256]` (in [-1, 1], 0 where unvisited). The same
+/// seed gives the same action as `ew_game_bot_action`. This is what a network imitating the bot
+/// learns from (`agents/expert.py`).
+#[no_mangle]
+pub extern "C" fn ew_game_mcts_stats(
+    game: *const EwGame,
+    spec: *const c_char,
+    seed: u64,
+    out: *mut u8,
+    visits: *mut u32,
+    values: *mut f32,
+) -> EwStatus {
+    guard(|| {
+        let g = game_ref(game)?;
+        let (simulations, rollout, determinized) = match parse_opponent(spec)? {
+            Some(BotSpec::Mcts { simulations, rollout, determinized }) => (simulations, rollout, determinized),
+            _ => return fail(EW_ERR_BAD_ARGUMENT, "an MCTS bot name is required (mcts-N, mcts-N-greedy, ...-det)"),
+        };
+        if g.is_over() {
+            return Err(ActionError::GameOver.into());
+        }
+        if out.is_null() {
+            return fail(EW_ERR_BAD_ARGUMENT, "out is NULL");
+        }
+        let visits = out_buf(visits, NUM_ACTIONS, NUM_ACTIONS, "visits")?;
+        let values = out_buf(values, NUM_ACTIONS, NUM_ACTIONS, "values")?;
+        let mut bot = MctsBot::new(simulations, seed).with_rollout(rollout).with_determinized(determinized);
+        let action = bot.search(g);
+        visits.fill(0);
+        values.fill(0.0);
+        for s in bot.root_stats() {
+            visits[s.action as usize] = s.visits;
+            values[s.action as usize] = s.mean_value;
+        }
+        put(out, action, "out")
     })
 }
 

@@ -837,3 +837,47 @@ fn batch_afterstates_check_their_arguments() {
     assert_eq!(ew_batch_afterstates(b, idx.as_ptr(), 3, o, ol, r, rl, &mut rows), EW_ERR_INVALID_HANDLE);
     assert!(last_error().contains("use after free"), "{}", last_error());
 }
+
+#[test]
+fn mcts_stats_agree_with_the_bot_and_sum_to_the_budget() {
+    let _serial = serial();
+    let g = new_game(5);
+    let spec = cstr("mcts-200");
+    let (mut a, mut b) = (0u8, 0u8);
+    let mut visits = [7u32; 256];
+    let mut values = [9.0f32; 256];
+    assert_eq!(ew_game_mcts_stats(g, spec.as_ptr(), 11, &mut a, visits.as_mut_ptr(), values.as_mut_ptr()), EW_OK);
+    assert_eq!(ew_game_bot_action(g, spec.as_ptr(), 11, &mut b), EW_OK);
+    assert_eq!(a, b, "the same seed plays the same action");
+    assert_eq!(visits.iter().sum::<u32>(), 200);
+    let mut mask = [0u8; 256];
+    assert_eq!(ew_game_action_mask(g, mask.as_mut_ptr(), 256), EW_OK);
+    for i in 0..256 {
+        assert!(mask[i] == 1 || (visits[i] == 0 && values[i] == 0.0), "illegal action {i} has statistics");
+        assert!((-1.0..=1.0).contains(&values[i]));
+    }
+    let best = (0..256).max_by_key(|&i| visits[i]).unwrap();
+    assert_eq!(visits[a as usize], visits[best], "the played action is a most visited one");
+
+    // Bad input is refused and writes nothing.
+    let mut v2 = [3u32; 256];
+    for bad in ["greedy", "random", "mcts-0", "nonsense"] {
+        let s = cstr(bad);
+        assert_eq!(
+            ew_game_mcts_stats(g, s.as_ptr(), 0, &mut a, v2.as_mut_ptr(), values.as_mut_ptr()),
+            EW_ERR_BAD_ARGUMENT
+        );
+    }
+    assert_eq!(ew_game_mcts_stats(g, spec.as_ptr(), 0, &mut a, null_mut(), values.as_mut_ptr()), EW_ERR_BAD_ARGUMENT);
+    assert!(last_error().contains("visits"), "{}", last_error());
+    assert_eq!(
+        ew_game_mcts_stats(g, spec.as_ptr(), 0, null_mut(), v2.as_mut_ptr(), values.as_mut_ptr()),
+        EW_ERR_BAD_ARGUMENT
+    );
+    assert!(v2.iter().all(|&v| v == 3));
+    assert_eq!(
+        ew_game_mcts_stats(null(), spec.as_ptr(), 0, &mut a, v2.as_mut_ptr(), values.as_mut_ptr()),
+        EW_ERR_NULL_HANDLE
+    );
+    assert_eq!(ew_game_free(g), EW_OK);
+}
