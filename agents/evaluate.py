@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -263,24 +264,67 @@ def _bot_vs_bot(bot_a: str, bot_b: str, sched, mode: str) -> List[int]:
     return results
 
 
+def _play(a, b, part, mode: str) -> List[int]:
+    """Results (for A) of the games ``part`` of a schedule, between resolved agents."""
+    if isinstance(a, str) and isinstance(b, str):
+        return _bot_vs_bot(a, b, part, mode)
+    if isinstance(b, str):
+        return _policy_vs_bot(a, b, part, mode)
+    if isinstance(a, str):
+        # Swap the roles (the bot plays inside the step), then flip the signs.
+        swapped = [(g, 1 - s, db, da, sd) for g, s, da, db, sd in part]
+        return [-r for r in _policy_vs_bot(b, a, swapped, mode)]
+    return _policy_vs_policy(a, b, part, mode)
+
+
+def _worker_init() -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+
+
+def _play_in_worker(agent: str, opponent: str, seed: int, deterministic: bool, part, mode: str) -> List[int]:
+    """One chunk in a worker process: the agents resolved there, as in the parent."""
+    a = resolve_agent(agent, seed=seed, deterministic=deterministic)
+    b = resolve_agent(opponent, seed=seed + 1, deterministic=deterministic)
+    if "torch" in sys.modules:  # a network per worker: one thread each, or they fight over the cores
+        sys.modules["torch"].set_num_threads(1)
+    return _play(a, b, part, mode)
+
+
 def play_match(agent: AgentSpec, opponent: AgentSpec, games: int = 1000, decks: Optional[Sequence[str]] = None,
                seed: int = 0, mode: str = "attrition", chunk: int = 1000, progress: bool = False,
-               deterministic: bool = False) -> MatchResult:
+               deterministic: bool = False, workers: int = 1) -> MatchResult:
     """Plays ``games`` games of ``agent`` (A) against ``opponent`` (B).
 
     Seats alternate, deck pairs rotate over ``decks`` (default: all presets),
     deals are seeded from ``seed``; policies sample their actions from
     generators seeded from ``seed`` too (``deterministic=True`` plays the most
     likely action). Games run ``chunk`` at a time in one batch.
+
+    With ``workers`` > 1 the chunks are played in that many processes (the
+    agents must be given by name: bot names, paths, ``az:`` specs), and the
+    chunk is at most a quarter of a worker's share, so the progress bar moves.
+    Each chunk starts its agents afresh from ``seed`` (a sampling policy's
+    generator, a search's noise), so the result is a function of ``seed``,
+    ``games`` and the chunk size: the same for the same ``workers``.
     """
     import time
 
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a whole number >= 1, got {workers!r}")
+    if workers > 1 and not (isinstance(agent, str) and isinstance(opponent, str)):
+        raise ValueError("workers > 1 needs both agents given by name (a bot name, a checkpoint path or an az: "
+                         "spec), so that each worker process can load them")
     t0 = time.time()
     a = resolve_agent(agent, seed=seed, deterministic=deterministic)
     b = resolve_agent(opponent, seed=seed + 1, deterministic=deterministic)
     result = MatchResult(agent_name(agent), agent_name(opponent))
     decks = list(decks or core.list_decks())
     sched = list(_schedule(games, decks, seed))
+    if workers > 1:
+        chunk = max(1, min(chunk, -(-games // (4 * workers))))
+    parts = [sched[start:start + chunk] for start in range(0, games, chunk)]
     bar = None
     if progress:
         try:
@@ -289,24 +333,38 @@ def play_match(agent: AgentSpec, opponent: AgentSpec, games: int = 1000, decks: 
             bar = tqdm(total=games, desc=f"eval vs {result.opponent}", unit="game", leave=False)
         except ImportError:
             bar = None
-    for start in range(0, games, chunk):
-        part = sched[start:start + chunk]
-        if isinstance(a, str) and isinstance(b, str):
-            res = _bot_vs_bot(a, b, part, mode)
-        elif isinstance(b, str):
-            res = _policy_vs_bot(a, b, part, mode)
-        elif isinstance(a, str):
-            # Swap the roles (the bot plays inside the step), then flip the signs.
-            swapped = [(g, 1 - s, db, da, sd) for g, s, da, db, sd in part]
-            res = [-r for r in _policy_vs_bot(b, a, swapped, mode)]
-        else:
-            res = _policy_vs_policy(a, b, part, mode)
+
+    def record(part, res) -> None:
         for (g, seat, da, db, _), r in zip(part, res):
             result.add(r, seat, da)
         if bar is not None:
             bar.update(len(part))
-    if bar is not None:
-        bar.close()
+
+    try:
+        if workers == 1:
+            for part in parts:
+                record(part, _play(a, b, part, mode))
+        else:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
+
+            pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_worker_init)
+            try:
+                futures = [pool.submit(_play_in_worker, agent, opponent, seed, deterministic, part, mode)
+                           for part in parts]
+                for part, fut in zip(parts, futures):  # in schedule order
+                    record(part, fut.result())
+            except BaseException:
+                # Ctrl-C or a failed chunk: the chunks still playing would take minutes, so stop the workers
+                # (the executor has no terminate; its process table is the only handle on them)
+                for proc in list(getattr(pool, "_processes", {}).values()):
+                    proc.terminate()
+                raise
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
+    finally:
+        if bar is not None:
+            bar.close()
     result.seconds = time.time() - t0
     return result
 
@@ -387,6 +445,8 @@ def configure_eval(p: argparse.ArgumentParser) -> None:
     p.add_argument("--deterministic", action="store_true", help="policies play their most likely action")
     p.add_argument("--elo", action="store_true",
                    help="round robin of the agent and all opponents, then print an Elo table (random = 0)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="processes playing the games (chunks of games / (4 x workers)); agents given by name")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
 
 
@@ -405,7 +465,7 @@ def run_eval(args: argparse.Namespace) -> int:
     out = []
     for opp in args.opponent:
         m = play_match(args.agent, opp, games=args.games, decks=args.decks, seed=args.seed, mode=args.mode,
-                       progress=not args.json, deterministic=args.deterministic)
+                       progress=not args.json, deterministic=args.deterministic, workers=args.workers)
         if args.json:
             out.append(m.as_dict())
         else:

@@ -59,6 +59,30 @@ def test_batched_policy_games_and_role_swap():
     assert pp.total.games == 400 and 0.35 < pp.total.score < 0.65
 
 
+def test_workers_play_the_same_games():
+    # bots and a deterministic policy: each game's result depends on its deal alone, so the
+    # split over processes changes nothing
+    one = play_match("mcts-5", "greedy", games=24, seed=3)
+    two = play_match("mcts-5", "greedy", games=24, seed=3, workers=2)
+    assert one.as_dict()["per_deck"] == two.as_dict()["per_deck"] and two.total.games == 24
+    pytest.importorskip("torch")
+    one = play_match("shipped", "greedy", games=24, seed=4, deterministic=True)
+    two = play_match("shipped", "greedy", games=24, seed=4, deterministic=True, workers=2)
+    assert one.as_dict()["per_deck"] == two.as_dict()["per_deck"]
+    assert one.as_dict()["per_seat"] == two.as_dict()["per_seat"]
+
+
+def test_workers_need_agents_by_name():
+    with pytest.raises(ValueError, match="by name"):
+        play_match(UniformPolicy(1), "greedy", games=4, workers=2)
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="workers"):
+            play_match("random", "greedy", games=4, workers=bad)
+    pytest.importorskip("torch")
+    with pytest.raises(FileNotFoundError):
+        play_match("random", "no/such/checkpoint.pt", games=4, workers=2)  # in the parent, before any process
+
+
 def test_elo_fit_recovers_a_known_gap():
     # random scores 24% against b: b is ~200 Elo above random (anchored at 0).
     elo = fit_elo(["random", "b"], {(0, 1): (240.0, 1000)})
