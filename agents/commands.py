@@ -55,6 +55,22 @@ TRAINERS["alphazero"] = ("AlphaZero: batched neural MCTS self-play (agents/alpha
                          _alphazero_configure, _alphazero_run)
 
 
+def _expert_configure(p: argparse.ArgumentParser) -> None:
+    from agents import expert
+
+    expert.configure(p)
+
+
+def _expert_run(ns: argparse.Namespace) -> int:
+    from agents import expert
+
+    return expert.run(ns)
+
+
+TRAINERS["expert"] = ("the AlphaZero network imitating the rollout MCTS bot (agents/expert.py): games, then "
+                      "distillation; go on with train alphazero --init", _expert_configure, _expert_run)
+
+
 def _train_configure(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="algorithm", metavar="ALGORITHM")
     sub.required = True
