@@ -446,7 +446,8 @@ def configure_eval(p: argparse.ArgumentParser) -> None:
     p.add_argument("--elo", action="store_true",
                    help="round robin of the agent and all opponents, then print an Elo table (random = 0)")
     p.add_argument("--workers", type=int, default=1,
-                   help="processes playing the games (chunks of games / (4 x workers)); agents given by name")
+                   help="processes playing the games (chunks of games / (4 x workers)); agents given by name; "
+                        "--elo plays in one process")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
 
 
