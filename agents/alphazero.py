@@ -21,7 +21,6 @@ import dataclasses
 import json
 import multiprocessing as mp
 import os
-import signal
 import sys
 import time
 import traceback
@@ -31,7 +30,7 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
-from agents.interrupt import Terminated, interrupt_name, sigterm_as_interrupt
+from agents.interrupt import Terminated, ignore_sigint, interrupt_name, sigterm_as_interrupt
 from essence_wars import core
 from essence_wars.search import Search, SearchConfig
 
@@ -263,7 +262,7 @@ def _selfplay_worker(conn, args: dict, network: dict, seed: int) -> None:
     Started by :class:`SelfPlayPool` with ``spawn``. It ignores SIGINT (a Ctrl-C reaches the whole process
     group; the learner handles it and stops the workers) and reports any exception as ``("error", text)``.
     """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    ignore_sigint()
     selfplay = None
     try:
         import torch
@@ -600,15 +599,17 @@ def _save(path: str, net, optimizer, args: Args, state: dict) -> None:
     os.replace(tmp, path)
 
 
-def _losses(net, obs, masks, policy, value):
-    """(policy cross-entropy against the visit distribution over legal actions, value MSE) on numpy rows."""
+def _losses(net, obs, masks, policy, value, with_log_probs: bool = False):
+    """(policy cross-entropy against the visit distribution over legal actions, value MSE) on numpy rows;
+    with ``with_log_probs``, also the log-probabilities over the legal actions (from the same forward pass)."""
     import torch
     import torch.nn.functional as F
 
     o, m, p, z = (torch.from_numpy(np.ascontiguousarray(x)) for x in (obs, masks, policy, value))
     logits, v = net(o)
     logp = F.log_softmax(logits.masked_fill(~m, -1e9), dim=1)
-    return -(p * logp).sum(1).mean(), F.mse_loss(v, z)
+    losses = (-(p * logp).sum(1).mean(), F.mse_loss(v, z))
+    return (*losses, logp) if with_log_probs else losses
 
 
 def learning_rate(args: Args, iteration: int) -> float:

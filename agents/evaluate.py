@@ -277,12 +277,6 @@ def _play(a, b, part, mode: str) -> List[int]:
     return _policy_vs_policy(a, b, part, mode)
 
 
-def _worker_init() -> None:
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-
-
 def _play_in_worker(agent: str, opponent: str, seed: int, deterministic: bool, part, mode: str) -> List[int]:
     """One chunk in a worker process: the agents resolved there, as in the parent."""
     a = resolve_agent(agent, seed=seed, deterministic=deterministic)
@@ -348,7 +342,9 @@ def play_match(agent: AgentSpec, opponent: AgentSpec, games: int = 1000, decks: 
             import multiprocessing as mp
             from concurrent.futures import ProcessPoolExecutor
 
-            pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_worker_init)
+            from agents.interrupt import ignore_sigint
+
+            pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=ignore_sigint)
             try:
                 futures = [pool.submit(_play_in_worker, agent, opponent, seed, deterministic, part, mode)
                            for part in parts]

@@ -41,7 +41,7 @@ from typing import Optional
 
 import numpy as np
 
-from agents.interrupt import Terminated, interrupt_name, sigterm_as_interrupt
+from agents.interrupt import Terminated, ignore_sigint, interrupt_name, sigterm_as_interrupt
 from essence_wars import core
 
 NUM_ACTIONS = core.NUM_ACTIONS
@@ -117,10 +117,17 @@ def play_game(bot: str, seed: int, index: int, decks, mode: str) -> dict:
             "winner": -1 if winner is None else int(winner)}
 
 
-def _ignore_sigint() -> None:
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the pool
+def _in_order(pool: ProcessPoolExecutor, jobs, window: int):
+    """The games of ``jobs`` played in ``pool``, yielded in index order with at most ``window`` in flight:
+    memory stays small, a time limit wastes at most the games in flight, and a worker that dies raises
+    BrokenProcessPool here (multiprocessing.Pool would replace it and wait forever)."""
+    pending: deque = deque()
+    for job in jobs:
+        pending.append(pool.submit(play_game, *job))
+        if len(pending) >= window:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
 
 
 def check_bot(bot: str) -> None:
@@ -149,27 +156,11 @@ def generate(args: Args, out_path: str, progress: bool = True) -> dict:
 
         bar = tqdm(total=args.games, desc=f"{args.bot} games", unit="game")
     interrupted = None
-    # A window of 2 games per worker in flight, collected in index order: memory stays small, a time
-    # limit wastes at most the games in flight, and a worker that dies raises BrokenProcessPool here
-    # (multiprocessing.Pool would replace it and wait forever).
     pool = ProcessPoolExecutor(args.workers, mp_context=mp.get_context("spawn"),
-                               initializer=_ignore_sigint) if args.workers > 1 else None
+                               initializer=ignore_sigint) if args.workers > 1 else None
     try:
-        pending: deque = deque()
-        next_job = 0
-        while True:
-            while pool is not None and next_job < len(jobs) and len(pending) < 2 * args.workers:
-                pending.append(pool.submit(play_game, *jobs[next_job]))
-                next_job += 1
-            if pool is None:
-                if next_job == len(jobs):
-                    break
-                r = play_game(*jobs[next_job])
-                next_job += 1
-            elif pending:
-                r = pending.popleft().result()
-            else:
-                break
+        results = _in_order(pool, jobs, 2 * args.workers) if pool else (play_game(*job) for job in jobs)
+        for r in results:
             winners.append(r.pop("winner"))
             parts.append(r)
             positions += len(r["z"])
@@ -269,10 +260,8 @@ def distill(args: Args, data: dict, progress: bool = True) -> dict:
         with torch.no_grad():
             for s in range(0, len(ho), 4096):
                 idx = ho[s:s + 4096]
-                p, v = _losses(net, *(c[idx] for c in cols))
-                logits, _ = net(torch.from_numpy(cols[0][idx]))
-                logits = logits.masked_fill(~torch.from_numpy(cols[1][idx]), -1e9)
-                agree += float((logits.argmax(1).numpy() == cols[2][idx].argmax(1)).sum())
+                p, v, logp = _losses(net, *(c[idx] for c in cols), with_log_probs=True)
+                agree += float((logp.argmax(1).numpy() == cols[2][idx].argmax(1)).sum())
                 p_sum += p.item() * len(idx)
                 v_sum += v.item() * len(idx)
         # the cross-entropy can fall no lower than the targets' entropy: policy_kl is the part learnable

@@ -43,6 +43,12 @@ class Terminated(KeyboardInterrupt):
     exit_status = 128 + signal.SIGTERM
 
 
+def ignore_sigint() -> None:
+    """For a worker process: Ctrl-C reaches the whole process group, and the parent handles it (it stops
+    its workers itself), so the worker ignores it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def interrupt_name(exc: BaseException) -> str:
     """``"SIGTERM"`` for :class:`Terminated`, ``"Ctrl-C"`` for another KeyboardInterrupt (for messages)."""
     return "SIGTERM" if isinstance(exc, Terminated) else "Ctrl-C"
