@@ -93,6 +93,10 @@ class Args:
     eval_simulations: int = field(default=64, metadata={"help": "search simulations per move in evaluation"})
     eval_opponents: str = field(default="random,greedy", metadata={"help": "comma-separated bots"})
     checkpoint_every: int = field(default=5, metadata={"help": "checkpoint every N iterations"})
+    save_buffer: int = field(default=1, metadata={"help": "1: write the replay buffer to run_dir/replay.npz with "
+                                                         "each checkpoint (about 1.3 KB per position: 270 MB "
+                                                         "for 200k), so --resume continues with it; 0: do not "
+                                                         "(a resumed run refills it)"})
     resume: str = field(default="", metadata={"help": "checkpoint to resume from ('auto': run_dir/checkpoint.pt)"})
     init: str = field(default="", metadata={"help": "start a new run from the weights of this checkpoint or export "
                                                    "('shipped': the packaged network), with a fresh optimiser and "
@@ -138,6 +142,42 @@ class ReplayBuffer:
     def sample(self, n: int, rng: np.random.Generator):
         idx = rng.integers(0, self.size, n)
         return self.obs[idx], self.masks[idx], self.policy[idx], self.value[idx]
+
+    def save(self, path: str, **meta) -> None:
+        """Writes the rows, oldest first, to ``path`` (an uncompressed ``.npz``: ~1.3 KB per row, written in
+        well under a second for 200k rows; zlib took 50x longer for a 2.4x smaller file). Masks are packed
+        to bits and the policy is stored at the legal actions only (a visit distribution is zero elsewhere;
+        a row with mass outside its mask makes the whole policy column dense, so nothing is lost). ``meta``
+        (numbers) is stored beside them; :meth:`load` returns it. Atomic: a temporary file, then a rename."""
+        obs, masks, policy, value = self.newest(self.size)
+        if np.any(policy[~masks]):
+            pol = {"policy": policy}
+        else:
+            pol = {"policy_legal": policy[masks]}
+        tmp = path + ".tmp.npz"
+        np.savez(tmp, obs=obs, masks=np.packbits(masks, axis=1), value=value, added=self.added,
+                 **pol, **{f"meta_{k}": v for k, v in meta.items()})
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str, capacity: int) -> tuple:
+        """(buffer, meta) from a file of :meth:`save`; with a smaller ``capacity``, the newest rows."""
+        with np.load(path) as f:
+            obs, value = f["obs"], f["value"]
+            masks = np.unpackbits(f["masks"], axis=1, count=NUM_ACTIONS).astype(bool)
+            if "policy" in f:
+                policy = f["policy"]
+            else:
+                policy = np.zeros(masks.shape, np.float32)
+                policy[masks] = f["policy_legal"]
+            meta = {k[5:]: f[k].item() for k in f.files if k.startswith("meta_")}
+            added = int(f["added"])
+        if obs.shape[1:] != (OBS_SIZE,) or len({len(obs), len(masks), len(value)}) != 1:
+            raise ValueError(f"{path}: not a replay buffer of {OBS_SIZE}-float observations")
+        buf = cls(capacity)
+        buf.add(obs, masks, policy, value)
+        buf.added = added
+        return buf, meta
 
 
 # ---------------------------------------------------------------------------
@@ -599,6 +639,23 @@ def _save(path: str, net, optimizer, args: Args, state: dict) -> None:
     os.replace(tmp, path)
 
 
+def _resume_buffer(path: str, capacity: int, iteration: int) -> Optional[ReplayBuffer]:
+    """The replay buffer saved with the checkpoint of ``iteration``, or None (said why) to start empty.
+    The buffer and the checkpoint are written one after the other, so a run killed between the two leaves
+    a buffer of another iteration: that one is not used. Games that were in flight are not saved (a
+    resumed run starts new ones)."""
+    if not os.path.exists(path):
+        print(f"no replay buffer at {path}: starting with an empty one", flush=True)
+        return None
+    buffer, meta = ReplayBuffer.load(path, capacity)
+    if meta.get("iteration") != iteration:
+        print(f"the replay buffer at {path} is from iteration {meta.get('iteration')}, the checkpoint from "
+              f"{iteration}: starting with an empty one", flush=True)
+        return None
+    print(f"replay buffer: {buffer.size} positions from {path}", flush=True)
+    return buffer
+
+
 def _losses(net, obs, masks, policy, value, with_log_probs: bool = False):
     """(policy cross-entropy against the visit distribution over legal actions, value MSE) on numpy rows;
     with ``with_log_probs``, also the log-probabilities over the legal actions (from the same forward pass)."""
@@ -679,6 +736,10 @@ def train(args: Args) -> dict:
     else:
         selfplay = SelfPlay(args, Evaluator(net), seed)
     buffer = ReplayBuffer(args.buffer_size)
+    replay_path = os.path.join(args.run_dir, "replay.npz")
+    if resume and os.path.exists(resume):
+        buffer = _resume_buffer(os.path.join(os.path.dirname(resume), "replay.npz"), args.buffer_size,
+                                state["iteration"]) or buffer
     rng = np.random.default_rng(args.seed + state["iteration"])
     opponents = [o for o in args.eval_opponents.split(",") if o]
     start_time = time.time()
@@ -753,12 +814,16 @@ def train(args: Args) -> dict:
                 last = _evaluate(net, args, opponents, writer, state)
             if args.checkpoint_every and it % args.checkpoint_every == 0:
                 state_to_save = dict(state, games=state["games"] + selfplay.games_finished)
+                if args.save_buffer:
+                    buffer.save(replay_path, iteration=it)
                 _save(ckpt_path, net, optimizer, args, state_to_save)
     except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM: the checkpoint below, then the interrupt goes on
         interrupted = e
         raise
     finally:
         state["games"] += selfplay.games_finished
+        if args.save_buffer:
+            buffer.save(replay_path, iteration=state["iteration"])
         _save(ckpt_path, net, optimizer, args, state)
         selfplay.close()
         writer.close()
