@@ -31,6 +31,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 
 from agents.interrupt import Terminated, ignore_sigint, interrupt_name, sigterm_as_interrupt
+from agents.symmetry import permute_hands
 from essence_wars import core
 from essence_wars.search import Search, SearchConfig
 
@@ -86,6 +87,9 @@ class Args:
     lr_schedule: str = field(default="constant", metadata={"help": "constant, or cosine: from --lr down to "
                                                                   "--lr-min over --iterations"})
     lr_min: float = field(default=1e-4, metadata={"help": "final learning rate of the cosine schedule"})
+    augment: str = field(default="", metadata={"help": "'hands': each sampled training row has both hands "
+                                                      "randomly reordered (agents/symmetry.py: the rules ignore "
+                                                      "hand order, so the value target stands); '': none"})
     width: int = field(default=256, metadata={"help": "network width"})
     blocks: int = field(default=4, metadata={"help": "residual blocks"})
     eval_every: int = field(default=10, metadata={"help": "evaluate every N iterations (0: never)"})
@@ -698,6 +702,8 @@ def train(args: Args) -> dict:
         raise ValueError(f"fast_simulations must be at least 1, got {args.fast_simulations}")
     if not 0.0 <= args.q_weight <= 1.0:
         raise ValueError(f"q_weight must be in [0, 1], got {args.q_weight}")
+    if args.augment not in ("", "hands"):
+        raise ValueError(f"augment must be '' or 'hands', got {args.augment!r}")
     if not 0.0 <= args.rollout_weight <= 1.0:
         raise ValueError(f"rollout_weight must be in [0, 1], got {args.rollout_weight}")
     if not 0 <= args.selfplay_workers <= args.num_games:
@@ -789,7 +795,10 @@ def train(args: Args) -> dict:
                 net.train()
                 pl, vl = [], []
                 for _ in range(args.train_steps):
-                    policy_loss, value_loss = _losses(net, *buffer.sample(args.batch_size, rng))
+                    obs, masks, policy, value = buffer.sample(args.batch_size, rng)
+                    if args.augment == "hands":
+                        obs, masks, policy = permute_hands(obs, masks, policy, rng)
+                    policy_loss, value_loss = _losses(net, obs, masks, policy, value)
                     loss = policy_loss + args.value_coef * value_loss
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()

@@ -102,6 +102,13 @@ def test_learning_rate_schedules():
         alphazero.learning_rate(Args(lr_schedule="linear"), 1)
     with pytest.raises(ValueError, match="q_weight"):
         train(Args(q_weight=1.5))
+    with pytest.raises(ValueError, match="augment must be '' or 'hands', got 'lanes'"):
+        train(Args(augment="lanes"))
+
+
+def test_training_with_hand_augmentation(tmp_path):
+    out = train(tiny(tmp_path, augment="hands", eval_every=0))
+    assert out["state"]["gradient_steps"] > 0
 
 
 def test_train_checkpoint_resume_and_agent(tmp_path):
