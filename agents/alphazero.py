@@ -164,8 +164,9 @@ class ReplayBuffer:
         os.replace(tmp, path)
 
     @classmethod
-    def load(cls, path: str, capacity: int) -> tuple:
-        """(buffer, meta) from a file of :meth:`save`; with a smaller ``capacity``, the newest rows."""
+    def load(cls, path: str, capacity: Optional[int] = None) -> tuple:
+        """(buffer, meta) from a file of :meth:`save`; with a smaller ``capacity``, the newest rows (None:
+        exactly the rows of the file)."""
         with np.load(path) as f:
             obs, value = f["obs"], f["value"]
             masks = np.unpackbits(f["masks"], axis=1, count=NUM_ACTIONS).astype(bool)
@@ -178,7 +179,7 @@ class ReplayBuffer:
             added = int(f["added"])
         if obs.shape[1:] != (OBS_SIZE,) or len({len(obs), len(masks), len(value)}) != 1:
             raise ValueError(f"{path}: not a replay buffer of {OBS_SIZE}-float observations")
-        buf = cls(capacity)
+        buf = cls(max(1, len(obs)) if capacity is None else capacity)
         buf.add(obs, masks, policy, value)
         buf.added = added
         return buf, meta

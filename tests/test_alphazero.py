@@ -411,3 +411,22 @@ def test_training_reports_held_out_losses_on_the_newest_rows(tmp_path, capsys):
     for p, v in held:
         if v != "nan":
             assert 0 <= float(v) <= 4 and float(p) > 0
+
+
+def test_replay_holdout_trains_on_the_old_rows_and_reports_the_new(tmp_path, capsys):
+    from agents import replay_holdout
+
+    train(tiny(tmp_path, eval_every=0, moves_per_iteration=80))
+    path = str(tmp_path / "run" / "replay.npz")
+    rows = replay_holdout.run(path, init="scratch", augment="hands", steps=6, batch_size=16, every=3,
+                              width=32, blocks=1)
+    assert [r["step"] for r in rows] == [0, 3, 6]
+    assert all(0 <= r["heldout_value"] <= 4 and r["heldout_policy_reordered"] > 0 for r in rows)
+    assert rows[-1]["heldout_value"] != rows[0]["heldout_value"], "training moved the network"
+    assert '"augment": "hands"' in capsys.readouterr().out
+    with pytest.raises(ValueError, match="augment"):
+        replay_holdout.run(path, augment="lanes")
+    with pytest.raises(ValueError, match="holdout"):
+        replay_holdout.run(path, holdout=1.0)
+    assert replay_holdout.main([path, "--init", str(tmp_path / "run" / "checkpoint.pt"), "--steps", "2",
+                                "--batch-size", "8", "--every", "1"]) == 0
