@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agents import symmetry
+from agents.value_screen import HAND_AT, PLAYER_BYTES, PLAYERS_AT
 from essence_wars import core
 
-PLAYERS_AT, PLAYER_BYTES, HAND_AT = 149, 181, 9  # serialize.rs, format version 1
 
 
 def _fnv1a64(data: bytes) -> int:
