@@ -813,11 +813,14 @@ def train(args: Args) -> dict:
                 writer.add_scalar("losses/value_loss", v_loss, state["positions"])
                 writer.add_scalar("charts/learning_rate", optimizer.param_groups[0]["lr"], state["positions"])
             t_train = time.time() - t1
+            # Before the buffer holds --min-buffer rows nothing is trained: say so rather than print nan.
+            train_losses = (f"policy_loss {p_loss:.3f}  value_loss {v_loss:.3f}" if buffer.size >= args.min_buffer
+                            else f"filling the buffer to {args.min_buffer} before training")
+            heldout = f"(held out {h_p_loss:.3f} / {h_v_loss:.3f})" if fresh else "(no new rows to hold out)"
             state["iteration"] = it
             state["elapsed"] += time.time() - t0
             print(f"iter {it:4d}  positions {state['positions']:8d}  games {state['games'] + selfplay.games_finished:6d}"
-                  f"  SPS {sps:7.1f}  buffer {buffer.size:7d}  policy_loss {p_loss:.3f}  value_loss {v_loss:.3f}"
-                  f"  (held out {h_p_loss:.3f} / {h_v_loss:.3f})"
+                  f"  SPS {sps:7.1f}  buffer {buffer.size:7d}  {train_losses}  {heldout}"
                   f"  ({'waiting for self-play' if args.selfplay_workers else 'self-play'} {t_play:.1f}s, train {t_train:.1f}s)",
                   flush=True)
             if args.eval_every and it % args.eval_every == 0:

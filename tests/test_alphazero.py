@@ -405,12 +405,16 @@ def test_resume_continues_with_the_saved_replay_buffer(tmp_path, capsys):
 def test_training_reports_held_out_losses_on_the_newest_rows(tmp_path, capsys):
     train(tiny(tmp_path, iterations=2, eval_every=0, moves_per_iteration=120))
     lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("iter")]
-    held = [re.search(r"held out (\S+) / (\S+)\)", ln).groups() for ln in lines]
-    assert len(held) == 2
-    assert any(v != "nan" for pair in held for v in pair), "games finished, so some rows were held out"
+    assert len(lines) == 2
+    assert all("nan" not in ln for ln in lines), "no loss is printed as nan"
+    held = [m.groups() for m in (re.search(r"held out (\S+) / (\S+)\)", ln) for ln in lines) if m]
+    assert held, "games finished, so some rows were held out"
+    assert len(held) + sum("(no new rows to hold out)" in ln for ln in lines) == 2
     for p, v in held:
-        if v != "nan":
-            assert 0 <= float(v) <= 4 and float(p) > 0
+        assert 0 <= float(v) <= 4 and float(p) > 0
+    train(tiny(tmp_path / "unfilled", iterations=1, eval_every=0, min_buffer=10**6))
+    line = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("iter")][-1]
+    assert "filling the buffer to 1000000 before training" in line and "policy_loss" not in line
 
 
 def test_replay_holdout_trains_on_the_old_rows_and_reports_the_new(tmp_path, capsys):
