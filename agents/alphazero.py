@@ -778,20 +778,21 @@ def train(args: Args) -> dict:
             writer.add_scalar("charts/games_finished", selfplay.games_finished + state["games"], state["positions"])
             if selfplay.game_lengths:
                 writer.add_scalar("charts/game_length", float(np.mean(selfplay.game_lengths[-100:])), state["positions"])
-            p_loss = v_loss = float("nan")
             # Held-out losses: the rows that just arrived, before any gradient step on them. The training
             # losses below are on rows the network may have seen many times; a training value loss well
             # under the held-out one is the value head memorising games (all positions of a game share
             # one result) rather than learning positions.
             fresh = buffer.added - added_before
-            h_p_loss = h_v_loss = float("nan")
+            heldout = "(no new rows to hold out)"
             if fresh:
                 with torch.no_grad():
                     h_p, h_v = _losses(net, *buffer.newest(fresh))
                 h_p_loss, h_v_loss = h_p.item(), h_v.item()
                 writer.add_scalar("losses/heldout_policy_loss", h_p_loss, state["positions"])
                 writer.add_scalar("losses/heldout_value_loss", h_v_loss, state["positions"])
+                heldout = f"(held out {h_p_loss:.3f} / {h_v_loss:.3f})"
             t1 = time.time()
+            train_losses = f"filling the buffer to {args.min_buffer} before training"
             if buffer.size >= args.min_buffer:
                 net.train()
                 pl, vl = [], []
@@ -811,12 +812,9 @@ def train(args: Args) -> dict:
                 p_loss, v_loss = float(np.mean(pl)), float(np.mean(vl))
                 writer.add_scalar("losses/policy_loss", p_loss, state["positions"])
                 writer.add_scalar("losses/value_loss", v_loss, state["positions"])
+                train_losses = f"policy_loss {p_loss:.3f}  value_loss {v_loss:.3f}"
                 writer.add_scalar("charts/learning_rate", optimizer.param_groups[0]["lr"], state["positions"])
             t_train = time.time() - t1
-            # Before the buffer holds --min-buffer rows nothing is trained: say so rather than print nan.
-            train_losses = (f"policy_loss {p_loss:.3f}  value_loss {v_loss:.3f}" if buffer.size >= args.min_buffer
-                            else f"filling the buffer to {args.min_buffer} before training")
-            heldout = f"(held out {h_p_loss:.3f} / {h_v_loss:.3f})" if fresh else "(no new rows to hold out)"
             state["iteration"] = it
             state["elapsed"] += time.time() - t0
             print(f"iter {it:4d}  positions {state['positions']:8d}  games {state['games'] + selfplay.games_finished:6d}"

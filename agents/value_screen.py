@@ -33,6 +33,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from agents.interrupt import ignore_sigint
 from essence_wars import core
 
 #: Snapshot layout (rust_core/src/serialize.rs, format version 1): where the players start, the bytes
@@ -82,12 +83,11 @@ def play_game(seed: int, index: int, epsilon: float, sample: float, k: int):
         else:
             a = g.bot_action("greedy", seed=int(rng.integers(1 << 62)))
         g.step(a)
-    w = g.winner()
+    w, n = g.winner(), len(movers)
     z = np.array([0.0 if w is None else (1.0 if w == m else -1.0) for m in movers], np.float32)
-    if not movers:
-        return (np.zeros((0, core.OBS_SIZE), np.float32), np.zeros((0, core.CARD_ID_SLOTS), np.uint16),
-                np.zeros((0, 2 * k), np.uint16), z)
-    return np.stack(obs), np.stack(ids), np.stack(draws), z
+    # reshape: a game without a kept position still gives columns of the right width
+    return (np.array(obs, np.float32).reshape(n, core.OBS_SIZE),
+            np.array(ids, np.uint16).reshape(n, core.CARD_ID_SLOTS), np.array(draws, np.uint16).reshape(n, 2 * k), z)
 
 
 def _chunk(args):
@@ -107,7 +107,8 @@ def generate(games: int, seed: int = 0, epsilon: float = 0.15, sample: float = 0
         results = [r for c in chunks for r in _chunk(c)]
     else:
         # spawn: the caller may hold torch's threads, which a fork would copy mid-use
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=ignore_sigint) as pool:
             results = [r for rs in pool.map(_chunk, chunks) for r in rs]
     cols = [np.concatenate([r[j] for r in results]) for j in range(4)]
     game = np.concatenate([np.full(len(r[3]), i) for i, r in enumerate(results)])

@@ -15,7 +15,6 @@ from agents.value_screen import HAND_AT, PLAYER_BYTES, PLAYERS_AT
 from essence_wars import core
 
 
-
 def _fnv1a64(data: bytes) -> int:
     h = 0xCBF29CE484222325
     for b in data:
