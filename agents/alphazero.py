@@ -30,6 +30,7 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
+from agents.evaluate import result_for
 from agents.interrupt import Terminated, ignore_sigint, interrupt_name, sigterm_as_interrupt
 from agents.symmetry import permute_hands
 from essence_wars import core
@@ -275,7 +276,7 @@ class SelfPlay:
             obs = np.stack([t[0] for t in traj])
             masks = np.stack([t[1] for t in traj])
             pol = np.stack([t[2] for t in traj])
-            z = np.array([0.0 if winner is None else (1.0 if t[3] == winner else -1.0) for t in traj], np.float32)
+            z = np.array([result_for(t[3], winner) for t in traj], np.float32)
             if self.args.q_weight:
                 q = np.array([t[4] for t in traj], np.float32)
                 z = (1.0 - self.args.q_weight) * z + self.args.q_weight * q

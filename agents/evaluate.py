@@ -37,6 +37,11 @@ AgentSpec = Union[str, object]
 # statistics
 
 
+def result_for(seat: int, winner: Optional[int]) -> int:
+    """A finished game's result for ``seat``: +1 a win, -1 a loss, 0 a draw (``winner`` None)."""
+    return 0 if winner is None else (1 if winner == seat else -1)
+
+
 def wilson_interval(successes: float, n: int, z: float = 1.959964) -> Tuple[float, float]:
     """Wilson score interval of a binomial proportion (95% by default)."""
     if n == 0:
@@ -259,8 +264,7 @@ def _bot_vs_bot(bot_a: str, bot_b: str, sched, mode: str) -> List[int]:
         with core.Game(s, decks[0], decks[1], mode) as game:
             while not game.is_done():
                 game.step(bots[game.current_player()](game))
-            w = game.winner()
-            results.append(0 if w is None else (1 if w == seat else -1))
+            results.append(result_for(seat, game.winner()))
     return results
 
 

@@ -41,6 +41,7 @@ from typing import Optional
 
 import numpy as np
 
+from agents.evaluate import result_for
 from agents.interrupt import Terminated, ignore_sigint, interrupt_name, sigterm_as_interrupt
 from essence_wars import core
 
@@ -109,7 +110,7 @@ def play_game(bot: str, seed: int, index: int, decks, mode: str) -> dict:
             move += 1
         winner = g.winner()
     n = len(obs)
-    z = np.array([0.0 if winner is None else (1.0 if m == winner else -1.0) for m in mover], np.float32)
+    z = np.array([result_for(m, winner) for m in mover], np.float32)
     return {"obs": np.array(obs, np.float32).reshape(n, OBS_SIZE),
             "masks": np.array(masks, np.bool_).reshape(n, NUM_ACTIONS),
             "policy": np.array(policy, np.float32).reshape(n, NUM_ACTIONS),

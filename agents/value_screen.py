@@ -33,6 +33,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from agents.evaluate import result_for
 from agents.interrupt import ignore_sigint
 from essence_wars import core
 
@@ -40,17 +41,14 @@ from essence_wars import core
 #: per player, and where a player's deck length, hand (10 x u16) and deck (30 x u16) sit in its block.
 PLAYERS_AT, PLAYER_BYTES, DECK_LEN_AT, HAND_AT, DECK_AT = 149, 181, 8, 9, 29
 #: The engine draws from the end of the deck list: card ``deck[deck_len - 1]`` comes next.
-DECK_SIZE = 30
-#: Embedding rows (card id + 1; 0 is "none"), as ``CARD_ID_VOCAB``.
-VOCAB = 150
 FEATURES = ("none", "ids", "draws", "ids+draws")
 
 
 def upcoming_draws(game: core.Game, k: int, seat: Optional[int] = None) -> np.ndarray:
     """The next ``k`` cards each player will draw, ``seat``'s (default: the player to move) then the
     opponent's, as card id + 1 (0: the deck is exhausted at that depth): uint16 ``[2k]``."""
-    if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= DECK_SIZE:
-        raise ValueError(f"k must be an int in [1, {DECK_SIZE}], got {k!r}")
+    if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= core.DECK_SIZE:
+        raise ValueError(f"k must be an int in [1, {core.DECK_SIZE}], got {k!r}")
     seat = game.current_player() if seat is None else seat
     if seat not in (0, 1):
         raise ValueError(f"seat must be 0 or 1, got {seat!r}")
@@ -59,7 +57,7 @@ def upcoming_draws(game: core.Game, k: int, seat: Optional[int] = None) -> np.nd
     for i, s in enumerate((seat, 1 - seat)):
         at = PLAYERS_AT + s * PLAYER_BYTES
         n = data[at + DECK_LEN_AT]
-        deck = struct.unpack_from(f"<{DECK_SIZE}H", data, at + DECK_AT)
+        deck = struct.unpack_from(f"<{core.DECK_SIZE}H", data, at + DECK_AT)
         for j in range(min(k, n)):
             out[i * k + j] = deck[n - 1 - j] + 1
     return out
@@ -84,7 +82,7 @@ def play_game(seed: int, index: int, epsilon: float, sample: float, k: int):
             a = g.bot_action("greedy", seed=int(rng.integers(1 << 62)))
         g.step(a)
     w, n = g.winner(), len(movers)
-    z = np.array([0.0 if w is None else (1.0 if w == m else -1.0) for m in movers], np.float32)
+    z = np.array([result_for(m, w) for m in movers], np.float32)
     # reshape: a game without a kept position still gives columns of the right width
     return (np.array(obs, np.float32).reshape(n, core.OBS_SIZE),
             np.array(ids, np.uint16).reshape(n, core.CARD_ID_SLOTS), np.array(draws, np.uint16).reshape(n, 2 * k), z)
@@ -139,7 +137,7 @@ def screen(data: dict, features: Sequence[str] = FEATURES, steps: int = 6000, ba
         def __init__(self, use_ids: bool, use_draws: bool):
             super().__init__()
             self.use_ids, self.use_draws = use_ids, use_draws
-            self.embed = nn.Embedding(VOCAB, 16)
+            self.embed = nn.Embedding(core.CARD_ID_VOCAB, 16)
             n = obs.shape[1] + 16 * (use_ids * ids.shape[1] + use_draws * draws.shape[1])
             self.mlp = nn.Sequential(nn.Linear(n, width), nn.ReLU(), nn.Linear(width, width), nn.ReLU(),
                                      nn.Linear(width, 1), nn.Tanh())
