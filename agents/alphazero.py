@@ -489,6 +489,10 @@ class SearchAgent:
       action (the interface of ``agents.evaluate``, which passes only
       observations; see docs/ALPHAZERO.md for the one-line harness change
       that gives it games).
+
+    With ``simulations == 0`` both methods play the policy head's most likely
+    legal action (``az:PATH@0`` in ``essence-wars eval``): how strong the
+    network is without search.
     """
 
     def __init__(self, net, simulations: int = 64, name: str = "alphazero", device: str = "cpu",
@@ -525,6 +529,9 @@ class SearchAgent:
 
     def act_in_batch(self, batch: core.Batch, indices: Sequence[int]) -> np.ndarray:
         idx = np.asarray(indices, dtype=np.int64)
+        if self.simulations == 0:  # no search: the policy head alone, on the batch's observations
+            out = batch.observe()
+            return self._policy(out.obs[idx], out.masks[idx])
         out = np.zeros(len(idx), np.int64)
         for start in range(0, len(idx), self.max_trees):
             part = idx[start:start + self.max_trees]

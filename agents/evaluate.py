@@ -144,13 +144,17 @@ def resolve_agent(spec: AgentSpec, seed: int = 0, deterministic: bool = False):
     if _is_bot(spec):
         return spec.strip().lower()
     if isinstance(spec, str) and spec.startswith("az:"):
-        # An AlphaZero checkpoint searching at a budget: "az:PATH@SIMULATIONS[,rollout=W]".
+        # An AlphaZero checkpoint searching at a budget: "az:PATH@SIMULATIONS[,rollout=W]"; a budget of 0
+        # plays the network's most likely legal action with no search (the raw policy head).
         from agents.alphazero import load_agent
 
         path, _, budget = spec[3:].rpartition("@") if "@" in spec else (spec[3:], "", "")
         sims, *options = budget.split(",") if budget else [""]
-        if sims and not (sims.isdigit() and int(sims) > 0):
-            raise ValueError(f"az:PATH@SIMULATIONS needs a positive whole number of simulations, got {sims!r}")
+        if sims and not sims.isdigit():
+            raise ValueError(f"az:PATH@SIMULATIONS needs a whole number of simulations (0: the network's own "
+                             f"policy, no search), got {sims!r}")
+        if sims and int(sims) == 0 and options:
+            raise ValueError(f"{spec!r}: with 0 simulations there is no search, so no search option applies")
         rollout_weight = 0.0
         for opt in options:
             key, _, value = opt.partition("=")
@@ -432,7 +436,8 @@ def elo_table(agents: Sequence[AgentSpec], games: int = 200, seed: int = 0, deck
 def configure_eval(p: argparse.ArgumentParser) -> None:
     p.add_argument("--agent", default="shipped",
                    help="checkpoint path, 'shipped' (the packaged PPO checkpoint), az:PATH@N (an AlphaZero "
-                        "network searching N simulations per move; az:shipped@N is the packaged one; "
+                        "network searching N simulations per move, N = 0 playing its policy head's most likely legal action "
+                        "with no search; az:shipped@N is the packaged one; "
                         "az:PATH@N,rollout=W mixes a random playout into each leaf's value with weight W) or a bot "
                         "name (default: shipped)")
     p.add_argument("--opponent", nargs="+", default=["greedy"],

@@ -180,9 +180,26 @@ def test_export_keeps_the_network_and_drops_the_optimiser(tmp_path, monkeypatch)
     monkeypatch.setattr(alphazero, "SHIPPED", dst)
     searcher = evaluate.resolve_agent("az:shipped@3")
     assert searcher.simulations == 3
-    for bad in ("az:shipped@many", "az:shipped@0", "az:shipped@-3", "az:shipped@x,rollout=0.5"):
-        with pytest.raises(ValueError, match="positive whole number of simulations"):
+    for bad in ("az:shipped@many", "az:shipped@-3", "az:shipped@x,rollout=0.5", "az:shipped@1.5"):
+        with pytest.raises(ValueError, match="whole number of simulations"):
             evaluate.resolve_agent(bad)
+    with pytest.raises(ValueError, match="no search option"):
+        evaluate.resolve_agent("az:shipped@0,rollout=0.5")
+    # "@0" is the network with no search: its policy head's most likely legal action, worked out here
+    # from the network directly, on the evaluation batch's own observations
+    raw = evaluate.resolve_agent("az:shipped@0")
+    batch = core.Batch(6, opponent="random", autoreset=False)
+    try:
+        out = batch.reset(seed=5)
+        idx = np.array([0, 2, 5])
+        with torch.no_grad():
+            logits, _ = alphazero.load_network(dst)(torch.from_numpy(out.obs[idx].copy()))
+        logits[~torch.from_numpy(out.masks[idx].astype(bool))] = -float("inf")
+        assert raw.act_in_batch(batch, idx).tolist() == logits.argmax(1).tolist()
+        assert raw._search is None  # no tree was built
+    finally:
+        batch.close()
+    assert evaluate.play_match(raw, "random", games=4, seed=1).total.games == 4
     mixed = evaluate.resolve_agent("az:shipped@5,rollout=0.5")
     assert mixed.simulations == 5 and mixed.config.rollout_weight == 0.5 and "rollout0.5" in mixed.name
     assert evaluate.play_match(mixed, "random", games=4, seed=1).total.games == 4
