@@ -105,8 +105,13 @@ class Args:
     resume: str = field(default="", metadata={"help": "checkpoint to resume from ('auto': run_dir/checkpoint.pt)"})
     init: str = field(default="", metadata={"help": "start a new run from the weights of this checkpoint or export "
                                                    "('shipped': the packaged network), with a fresh optimiser and "
-                                                   "counters; its shape replaces --width/--blocks. A run that "
+                                                   "counters; its shape replaces --width/--blocks (--grow-blocks "
+                                                   "adds depth). A run that "
                                                    "resumes ignores it"})
+    grow_blocks: int = field(default=0, metadata={"help": "with --init: append this many residual blocks that "
+                                                         "start as the identity (PolicyValueNet.grown), so the "
+                                                         "deeper network begins exactly as strong as the initial "
+                                                         "one"})
     torch_threads: int = field(default=1, metadata={"help": "torch CPU threads (0: torch's default; more than 1 "
                                                            "oversubscribes a shared 2-core machine)"})
 
@@ -715,6 +720,9 @@ def train(args: Args) -> dict:
         raise ValueError(f"augment must be '' or 'hands', got {args.augment!r}")
     if not 0.0 <= args.rollout_weight <= 1.0:
         raise ValueError(f"rollout_weight must be in [0, 1], got {args.rollout_weight}")
+    if args.grow_blocks < 0 or (args.grow_blocks and not args.init):
+        raise ValueError(f"grow_blocks must be >= 0 and needs --init (the network to grow), got {args.grow_blocks}"
+                         + ("" if args.init else " without --init"))
     if not 0 <= args.selfplay_workers <= args.num_games:
         raise ValueError(f"selfplay_workers must be between 0 and num_games ({args.num_games}), "
                          f"got {args.selfplay_workers}")
@@ -740,6 +748,9 @@ def train(args: Args) -> dict:
         raise ValueError(f"no checkpoint at {args.resume}")
     elif args.init:
         net = load_network(args.init)  # the loop sets eval/train mode itself
+        if args.grow_blocks:
+            print(f"growing {args.init} by {args.grow_blocks} identity block(s)", flush=True)
+            net = net.grown(args.grow_blocks)
         optimizer = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
         print(f"initialised from {args.init} ({net.config()})", flush=True)
     writer = SummaryWriter(args.run_dir)

@@ -52,6 +52,22 @@ class PolicyValueNet(nn.Module):
     def config(self) -> dict:
         return {"width": self.width, "blocks": self.blocks}
 
+    def grown(self, extra_blocks: int) -> "PolicyValueNet":
+        """A copy with ``extra_blocks`` more residual blocks at the end of the trunk that start as the
+        identity (their output layer is zero, so ``x + 0``): the copy computes exactly what this network
+        does, and training can then use the added depth. Growing a trained network this way keeps what it
+        learned, where a larger network from scratch would need its whole training schedule again."""
+        if extra_blocks < 0:
+            raise ValueError(f"extra_blocks must be >= 0, got {extra_blocks}")
+        big = PolicyValueNet(self.width, self.blocks + extra_blocks)
+        missing, unexpected = big.load_state_dict(self.state_dict(), strict=False)
+        assert not unexpected and all(k.startswith("trunk.") for k in missing), (missing, unexpected)
+        with torch.no_grad():
+            for block in list(big.trunk)[self.blocks:]:
+                block.fc2.weight.zero_()
+                block.fc2.bias.zero_()
+        return big
+
 
 class Evaluator:
     """Numpy in, numpy out inference for the search (no grad, eval mode)."""

@@ -226,6 +226,20 @@ def test_init_starts_from_a_network_and_rollout_weight_reaches_self_play(tmp_pat
     for a, b in zip(src.state_dict().values(), copied.state_dict().values()):
         assert torch.equal(a, b)
     assert torch.load(fresh, weights_only=False)["state"]["iteration"] == 0
+    # --grow-blocks: the deeper network starts as the same function, and then trains its new blocks
+    x = torch.randn(9, 326)
+    grown = src.grown(2)
+    assert grown.config() == {"width": 48, "blocks": 3}
+    with torch.no_grad():
+        (pa, va), (pb, vb) = src(x), grown(x)
+    assert torch.equal(pa, pb) and torch.equal(va, vb)
+    deeper = train(tiny(tmp_path, run_dir=str(tmp_path / "grow"), iterations=2, init=first, grow_blocks=2))
+    trained = alphazero.load_network(deeper["checkpoint"])
+    assert trained.config() == {"width": 48, "blocks": 3}
+    assert trained.trunk[2].fc2.weight.abs().sum() > 0  # the new block learned
+    for bad, kw in (("needs --init", dict(grow_blocks=1)), (">= 0", dict(grow_blocks=-1, init=first))):
+        with pytest.raises(ValueError, match=bad):
+            train(tiny(tmp_path, run_dir=str(tmp_path / "badgrow"), **kw))
     out = train(tiny(tmp_path, run_dir=str(tmp_path / "mixed"), iterations=2, init=first, rollout_weight=0.5))
     assert out["state"]["iteration"] == 2 and out["state"]["positions"] > 0
     with pytest.raises(ValueError, match="rollout_weight"):
