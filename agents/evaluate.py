@@ -150,7 +150,7 @@ def resolve_agent(spec: AgentSpec, seed: int = 0, deterministic: bool = False):
 
         path, _, budget = spec[3:].rpartition("@") if "@" in spec else (spec[3:], "", "")
         sims, *options = budget.split(",") if budget else [""]
-        if sims and not sims.isdigit():
+        if sims and not (sims.isascii() and sims.isdigit()):
             raise ValueError(f"az:PATH@SIMULATIONS needs a whole number of simulations (0: the network's own "
                              f"policy, no search), got {sims!r}")
         if sims and int(sims) == 0 and options:
@@ -436,8 +436,8 @@ def elo_table(agents: Sequence[AgentSpec], games: int = 200, seed: int = 0, deck
 def configure_eval(p: argparse.ArgumentParser) -> None:
     p.add_argument("--agent", default="shipped",
                    help="checkpoint path, 'shipped' (the packaged PPO checkpoint), az:PATH@N (an AlphaZero "
-                        "network searching N simulations per move, N = 0 playing its policy head's most likely legal action "
-                        "with no search; az:shipped@N is the packaged one; "
+                        "network searching N simulations per move; N = 0 plays its policy head's most likely "
+                        "legal action with no search; az:shipped@N is the packaged one; "
                         "az:PATH@N,rollout=W mixes a random playout into each leaf's value with weight W) or a bot "
                         "name (default: shipped)")
     p.add_argument("--opponent", nargs="+", default=["greedy"],

@@ -180,7 +180,8 @@ def test_export_keeps_the_network_and_drops_the_optimiser(tmp_path, monkeypatch)
     monkeypatch.setattr(alphazero, "SHIPPED", dst)
     searcher = evaluate.resolve_agent("az:shipped@3")
     assert searcher.simulations == 3
-    for bad in ("az:shipped@many", "az:shipped@-3", "az:shipped@x,rollout=0.5", "az:shipped@1.5"):
+    for bad in ("az:shipped@many", "az:shipped@-3", "az:shipped@x,rollout=0.5", "az:shipped@1.5",
+                "az:shipped@\u00b2"):
         with pytest.raises(ValueError, match="whole number of simulations"):
             evaluate.resolve_agent(bad)
     with pytest.raises(ValueError, match="no search option"):
