@@ -501,16 +501,18 @@ class SearchAgent:
     """
 
     def __init__(self, net, simulations: int = 64, name: str = "alphazero", device: str = "cpu",
-                 max_trees: int = 1024, seed: int = 0, c_puct: float = 1.25, rollout_weight: float = 0.0):
+                 max_trees: int = 1024, seed: int = 0, c_puct: float = 1.25, rollout_weight: float = 0.0,
+                 rollout_policy: str = "random"):
         from agents.az_network import Evaluator
 
         self.net = net
         self.evaluate = Evaluator(net, device)
         self.simulations = int(simulations)
-        self.name = f"{name}-{self.simulations}" + (f"-rollout{rollout_weight:g}" if rollout_weight else "")
+        self.name = f"{name}-{self.simulations}" + (f"-rollout{rollout_weight:g}" if rollout_weight else "") + (
+            f"-{rollout_policy}" if rollout_weight and rollout_policy != "random" else "")
         self.max_trees = max_trees
         self.config = SearchConfig(simulations=max(1, self.simulations), c_puct=c_puct, dirichlet_fraction=0.0,
-                                   reuse_tree=False, rollout_weight=rollout_weight)
+                                   reuse_tree=False, rollout_weight=rollout_weight, rollout_policy=rollout_policy)
         self.seed = seed
         self._search: Optional[Search] = None
 
@@ -601,11 +603,13 @@ def export_network(src: str, dst: str = SHIPPED) -> str:
 
 
 def load_agent(path: str, simulations: int = 64, device: str = "cpu", seed: int = 0,
-               rollout_weight: float = 0.0) -> SearchAgent:
+               rollout_weight: float = 0.0, rollout_policy: str = "random") -> SearchAgent:
     """The network of an AlphaZero checkpoint with a search of ``simulations`` per move (and, with
-    ``rollout_weight`` > 0, a random playout mixed into each leaf's value: ``SearchConfig.rollout_weight``)."""
+    ``rollout_weight`` > 0, a playout by ``rollout_policy`` mixed into each leaf's value:
+    ``SearchConfig.rollout_weight``)."""
     return SearchAgent(load_network(path, device), simulations=simulations, device=device, seed=seed,
-                       name=os.path.splitext(os.path.basename(path))[0], rollout_weight=rollout_weight)
+                       name=os.path.splitext(os.path.basename(path))[0], rollout_weight=rollout_weight,
+                       rollout_policy=rollout_policy)
 
 
 def play_match(agent: SearchAgent, opponent: str, games: int = 100, decks: Optional[Sequence[str]] = None,

@@ -144,8 +144,8 @@ def resolve_agent(spec: AgentSpec, seed: int = 0, deterministic: bool = False):
     if _is_bot(spec):
         return spec.strip().lower()
     if isinstance(spec, str) and spec.startswith("az:"):
-        # An AlphaZero checkpoint searching at a budget: "az:PATH@SIMULATIONS[,rollout=W]"; a budget of 0
-        # plays the network's most likely legal action with no search (the raw policy head).
+        # An AlphaZero checkpoint searching at a budget: "az:PATH@SIMULATIONS[,rollout=W][,playout=P]"; a
+        # budget of 0 plays the network's most likely legal action with no search (the raw policy head).
         from agents.alphazero import load_agent
 
         path, _, budget = spec[3:].rpartition("@") if "@" in spec else (spec[3:], "", "")
@@ -155,19 +155,29 @@ def resolve_agent(spec: AgentSpec, seed: int = 0, deterministic: bool = False):
                              f"policy, no search), got {sims!r}")
         if sims and int(sims) == 0 and options:
             raise ValueError(f"{spec!r}: with 0 simulations there is no search, so no search option applies")
-        rollout_weight = 0.0
+        rollout_weight, rollout_policy = 0.0, None
         for opt in options:
             key, _, value = opt.partition("=")
+            if key == "playout":
+                if value not in ("random", "greedy"):
+                    raise ValueError(f"playout=P needs random or greedy (the playouts' policy), got {value!r} "
+                                     f"in {spec!r}")
+                rollout_policy = value
+                continue
             if key != "rollout":
-                raise ValueError(f"unknown option {opt!r} in {spec!r}: the only one is rollout=W (W in [0, 1], the "
-                                 "weight of a random playout in each leaf's value)")
+                raise ValueError(f"unknown option {opt!r} in {spec!r}: the options are rollout=W (W in [0, 1], the "
+                                 "weight of a playout in each leaf's value) and playout=random|greedy (its policy)")
             try:
                 rollout_weight = float(value)
             except ValueError:
                 rollout_weight = float("nan")
             if not 0.0 <= rollout_weight <= 1.0:  # NaN fails too
                 raise ValueError(f"rollout=W needs a number W in [0, 1], got {value!r} in {spec!r}")
-        return load_agent(path, simulations=int(sims or 64), seed=seed, rollout_weight=rollout_weight)
+        if rollout_policy is not None and rollout_weight == 0.0:
+            raise ValueError(f"{spec!r}: playout={rollout_policy} needs rollout=W with W > 0 (without it no "
+                             "playout is played)")
+        return load_agent(path, simulations=int(sims or 64), seed=seed, rollout_weight=rollout_weight,
+                          rollout_policy=rollout_policy or "random")
     if isinstance(spec, str):
         from agents.checkpoint import load
 
@@ -438,8 +448,9 @@ def configure_eval(p: argparse.ArgumentParser) -> None:
                    help="checkpoint path, 'shipped' (the packaged PPO checkpoint), az:PATH@N (an AlphaZero "
                         "network searching N simulations per move; N = 0 plays its policy head's most likely "
                         "legal action with no search; az:shipped@N is the packaged one; "
-                        "az:PATH@N,rollout=W mixes a random playout into each leaf's value with weight W) or a bot "
-                        "name (default: shipped)")
+                        "az:PATH@N,rollout=W mixes a random playout into each leaf's value with weight W, and "
+                        "az:PATH@N,rollout=W,playout=greedy the greedy bot's playout) or a bot name (default: "
+                        "shipped)")
     p.add_argument("--opponent", nargs="+", default=["greedy"],
                    help="one or more opponents: bot names (random, greedy, mcts-N, mcts-N-greedy, either MCTS form "
                         "+ '-det': it does not see the deck order) or checkpoint paths")

@@ -40,6 +40,7 @@ from essence_wars.core import NUM_ACTIONS, OBS_SIZE, ClosedError, NativeError
 __all__ = ["SearchConfig", "Search", "live_searches"]
 
 _PRIORS = {"logits": 0, "probabilities": 1}
+_ROLLOUTS = {"random": 0, "greedy": 1}
 
 
 @dataclass
@@ -55,8 +56,11 @@ class SearchConfig:
     search takes a softmax over the legal actions) or ``"probabilities"``.
     ``reuse_tree``: keep the chosen subtree after a move. ``rollout_weight``
     (in [0, 1], default 0): each leaf's value becomes ``(1 - w) * network
-    value + w * the result of a random rollout from the leaf`` (AlphaGo's
-    mixed evaluation; 0 is AlphaZero, the network alone).
+    value + w * the result of a rollout from the leaf`` (AlphaGo's mixed
+    evaluation; 0 is AlphaZero, the network alone). ``rollout_policy``: the
+    rollouts' actions for both players, ``"random"`` (uniform over the legal
+    actions, the ``mcts-N`` playout) or ``"greedy"`` (the greedy bot's, the
+    ``mcts-N-greedy`` playout: about six times dearer, and stronger).
     """
 
     simulations: int = 64
@@ -69,10 +73,13 @@ class SearchConfig:
     priors: str = "logits"
     reuse_tree: bool = True
     rollout_weight: float = 0.0
+    rollout_policy: str = "random"
 
     def _to_c(self):
         if self.priors not in _PRIORS:
             raise ValueError(f"priors must be 'logits' or 'probabilities', got {self.priors!r}")
+        if self.rollout_policy not in _ROLLOUTS:
+            raise ValueError(f"rollout_policy must be 'random' or 'greedy', got {self.rollout_policy!r}")
         c = ffi.new("EwSearchConfig *")
         c.simulations = core._check_int(self.simulations, "simulations") if self.simulations >= 0 else 0
         c.c_puct = float(self.c_puct)
@@ -84,6 +91,7 @@ class SearchConfig:
         c.priors = _PRIORS[self.priors]
         c.reuse_tree = 1 if self.reuse_tree else 0
         c.rollout_weight = float(self.rollout_weight)
+        c.rollout_policy = _ROLLOUTS[self.rollout_policy]
         return c
 
     @classmethod
@@ -92,7 +100,8 @@ class SearchConfig:
                    dirichlet_fraction=float(c.dirichlet_fraction), fpu_reduction=float(c.fpu_reduction),
                    leaves_per_tree=int(c.leaves_per_tree), virtual_loss=float(c.virtual_loss),
                    priors="logits" if c.priors == 0 else "probabilities", reuse_tree=bool(c.reuse_tree),
-                   rollout_weight=float(c.rollout_weight))
+                   rollout_weight=float(c.rollout_weight),
+                   rollout_policy="random" if c.rollout_policy == 0 else "greedy")
 
 
 def _last_error() -> str:

@@ -476,6 +476,12 @@ EwStatus ew_debug_trajectory_hash(uint64_t seed,
 // `EwSearchConfig.priors`: rows are probabilities, renormalised over the legal actions.
 #define EW_PRIORS_PROBABILITIES 1
 
+// `EwSearchConfig.rollout_policy`: rollouts play uniformly random legal actions.
+#define EW_ROLLOUT_RANDOM 0
+
+// `EwSearchConfig.rollout_policy`: rollouts play the greedy bot's actions.
+#define EW_ROLLOUT_GREEDY 1
+
 // `ew_search_root_state` status: the tree has no game.
 #define EW_ROOT_NONE 0
 
@@ -508,9 +514,11 @@ typedef struct EwSearchConfig {
     uint32_t priors;
     // 1: keep the chosen subtree after a move (default); 0: start afresh.
     uint32_t reuse_tree;
-    // Weight in [0, 1] of a random rollout in each leaf's value (default 0:
+    // Weight in [0, 1] of a rollout in each leaf's value (default 0:
     // the network's value alone, as in AlphaZero).
     float rollout_weight;
+    // The rollouts' policy: `EW_ROLLOUT_RANDOM` (default) or `EW_ROLLOUT_GREEDY`.
+    uint32_t rollout_policy;
 } EwSearchConfig;
 
 #ifdef __cplusplus

@@ -204,9 +204,16 @@ def test_export_keeps_the_network_and_drops_the_optimiser(tmp_path, monkeypatch)
     mixed = evaluate.resolve_agent("az:shipped@5,rollout=0.5")
     assert mixed.simulations == 5 and mixed.config.rollout_weight == 0.5 and "rollout0.5" in mixed.name
     assert evaluate.play_match(mixed, "random", games=4, seed=1).total.games == 4
+    assert mixed.config.rollout_policy == "random"
+    greedy_mix = evaluate.resolve_agent("az:shipped@5,playout=greedy,rollout=0.5")
+    assert greedy_mix.config.rollout_policy == "greedy" and greedy_mix.name.endswith("rollout0.5-greedy")
+    assert evaluate.play_match(greedy_mix, "random", games=4, seed=1).total.games == 4
     for bad, why in (("az:shipped@5,rollout=2", "in \\[0, 1\\]"), ("az:shipped@5,rollout=x", "needs a number"),
                      ("az:shipped@5,rollout=nan", "needs a number"),
-                     ("az:shipped@5,cpuct=2", "only one is rollout")):
+                     ("az:shipped@5,cpuct=2", "the options are rollout=W"),
+                     ("az:shipped@5,rollout=0.5,playout=smart", "random or greedy"),
+                     ("az:shipped@5,playout=greedy", "needs rollout=W"),
+                     ("az:shipped@0,playout=greedy", "no search option")):
         with pytest.raises(ValueError, match=why):
             evaluate.resolve_agent(bad)
     with pytest.raises(FileNotFoundError, match="no AlphaZero checkpoint"):

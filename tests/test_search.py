@@ -162,6 +162,24 @@ def test_config_round_trip_and_validation():
         Search(0)
 
 
+def test_rollout_policy_round_trips_and_bad_values_are_refused():
+    with Search(1, SearchConfig(rollout_weight=0.5, rollout_policy="greedy")) as s:
+        assert s.config.rollout_policy == "greedy"
+        s.config = SearchConfig(rollout_weight=0.5)
+        assert s.config.rollout_policy == "random"
+        with pytest.raises(ValueError, match="rollout_policy"):
+            s.config = SearchConfig(rollout_policy="smart")
+        assert s.config.rollout_policy == "random"  # unchanged by the refused assignment
+    # The C ABI checks the field itself, for callers that are not this wrapper.
+    c = ffi.new("EwSearchConfig *")
+    assert lib.ew_search_default_config(c) == lib.EW_OK
+    assert c.rollout_policy == lib.EW_ROLLOUT_RANDOM
+    c.rollout_policy = 2
+    out = ffi.new("EwSearch **")
+    assert lib.ew_search_new(1, c, 0, out) == lib.EW_ERR_BAD_ARGUMENT
+    assert b"rollout_policy" in ffi.string(lib.ew_search_last_error())
+
+
 # ---------------------------------------------------------------------------
 # Bad inputs: clear errors, nothing changed, no crash.
 

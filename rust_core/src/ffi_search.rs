@@ -31,6 +31,7 @@
 #![allow(non_camel_case_types)]
 
 use crate::actions::NUM_ACTIONS;
+use crate::bots::Rollout;
 use crate::decks::{Deck, DeckError};
 use crate::encoding::OBS_SIZE;
 use crate::ffi::{EwBatch, EwGame, EwStatus, EW_HANDLE_QUARANTINE};
@@ -48,6 +49,10 @@ use EwStatus::*;
 pub const EW_PRIORS_LOGITS: u32 = 0;
 /// `EwSearchConfig.priors`: rows are probabilities, renormalised over the legal actions.
 pub const EW_PRIORS_PROBABILITIES: u32 = 1;
+/// `EwSearchConfig.rollout_policy`: rollouts play uniformly random legal actions.
+pub const EW_ROLLOUT_RANDOM: u32 = 0;
+/// `EwSearchConfig.rollout_policy`: rollouts play the greedy bot's actions.
+pub const EW_ROLLOUT_GREEDY: u32 = 1;
 /// `ew_search_root_state` status: the tree has no game.
 pub const EW_ROOT_NONE: u32 = 0;
 /// `ew_search_root_state` status: the root game is running.
@@ -77,9 +82,11 @@ pub struct EwSearchConfig {
     pub priors: u32,
     /// 1: keep the chosen subtree after a move (default); 0: start afresh.
     pub reuse_tree: u32,
-    /// Weight in [0, 1] of a random rollout in each leaf's value (default 0:
+    /// Weight in [0, 1] of a rollout in each leaf's value (default 0:
     /// the network's value alone, as in AlphaZero).
     pub rollout_weight: f32,
+    /// The rollouts' policy: `EW_ROLLOUT_RANDOM` (default) or `EW_ROLLOUT_GREEDY`.
+    pub rollout_policy: u32,
 }
 
 impl From<SearchConfig> for EwSearchConfig {
@@ -98,6 +105,10 @@ impl From<SearchConfig> for EwSearchConfig {
             },
             reuse_tree: c.reuse_tree as u32,
             rollout_weight: c.rollout_weight,
+            rollout_policy: match c.rollout_policy {
+                Rollout::Random => EW_ROLLOUT_RANDOM,
+                Rollout::Greedy => EW_ROLLOUT_GREEDY,
+            },
         }
     }
 }
@@ -111,6 +122,16 @@ impl EwSearchConfig {
                 return fail(
                     EW_ERR_BAD_ARGUMENT,
                     format!("priors must be EW_PRIORS_LOGITS (0) or EW_PRIORS_PROBABILITIES (1), got {p}"),
+                )
+            }
+        };
+        let rollout_policy = match self.rollout_policy {
+            EW_ROLLOUT_RANDOM => Rollout::Random,
+            EW_ROLLOUT_GREEDY => Rollout::Greedy,
+            p => {
+                return fail(
+                    EW_ERR_BAD_ARGUMENT,
+                    format!("rollout_policy must be EW_ROLLOUT_RANDOM (0) or EW_ROLLOUT_GREEDY (1), got {p}"),
                 )
             }
         };
@@ -128,6 +149,7 @@ impl EwSearchConfig {
             priors,
             reuse_tree: self.reuse_tree == 1,
             rollout_weight: self.rollout_weight,
+            rollout_policy,
         };
         c.validate()?;
         Ok(c)

@@ -82,12 +82,16 @@ pub struct SearchConfig {
     pub priors: PriorKind,
     /// Keep the chosen subtree after a move (its statistics seed the next search).
     pub reuse_tree: bool,
-    /// Weight `w` of a random rollout in each leaf's value: the value backed
-    /// up is `(1 - w) * network value + w * rollout result`, the rollout
-    /// played from the leaf to the end with uniformly random legal actions
-    /// from the tree's generator (AlphaGo's mixed evaluation). 0 (the
+    /// Weight `w` of a rollout in each leaf's value: the value backed up is
+    /// `(1 - w) * network value + w * rollout result`, the rollout played
+    /// from the leaf to the end with `rollout_policy` for both players,
+    /// drawing from the tree's generator (AlphaGo's mixed evaluation). 0 (the
     /// default) is AlphaZero: the network's value alone, and no rollout.
     pub rollout_weight: f32,
+    /// The rollouts' policy (with `rollout_weight` > 0): uniformly random legal
+    /// actions (the default, the `mcts-N` bot's playout) or the greedy bot's
+    /// (the `mcts-N-greedy` playout, about six times dearer).
+    pub rollout_policy: Rollout,
 }
 
 impl Default for SearchConfig {
@@ -103,6 +107,7 @@ impl Default for SearchConfig {
             priors: PriorKind::Logits,
             reuse_tree: true,
             rollout_weight: 0.0,
+            rollout_policy: Rollout::Random,
         }
     }
 }
@@ -534,17 +539,17 @@ impl Tree {
         let mut value = value.clamp(-1.0, 1.0);
         if cfg.rollout_weight > 0.0 {
             let w = cfg.rollout_weight;
-            value = (1.0 - w) * value + w * self.rollout(&leaf.game);
+            value = (1.0 - w) * value + w * self.rollout(&leaf.game, cfg.rollout_policy);
         }
         self.backup(node, value);
         self.sims += 1;
     }
 
     /// The result, for the player to move in `game`, of playing it out with
-    /// uniformly random legal actions (the MCTS bot's playout).
-    fn rollout(&mut self, game: &Game) -> f32 {
+    /// `policy` for both players (the MCTS bot's playout).
+    fn rollout(&mut self, game: &Game, policy: Rollout) -> f32 {
         let mut g = *game;
-        play_out(&mut g, Rollout::Random, DEFAULT_ROLLOUT_CAP, &mut self.rng)[game.current_player()]
+        play_out(&mut g, policy, DEFAULT_ROLLOUT_CAP, &mut self.rng)[game.current_player()]
     }
 
     /// Visits per root action (`out` has 256 entries). A forced move gets the

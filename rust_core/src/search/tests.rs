@@ -223,6 +223,26 @@ fn rollout_weight_mixes_a_playout_into_each_leaf_value() {
     assert!(net_only.iter().any(|v| (v - v.round()).abs() > 1e-2));
 }
 
+/// `rollout_policy` reaches the playouts: greedy playouts also give whole
+/// results and repeat with the seed, but another tree than random ones from
+/// the same generator.
+#[test]
+fn rollout_policy_chooses_the_playouts_actions() {
+    let g = positions(3)[2];
+    let net = |_: &[f32], _: &[u8]| ([0.0; NUM_ACTIONS], 0.37);
+    let sums = |policy: Rollout, seed: u64| -> Vec<f32> {
+        let cfg = SearchConfig { rollout_weight: 1.0, rollout_policy: policy, ..quiet(200) };
+        let mut s = one_tree(g, cfg, seed);
+        run(&mut s, &net);
+        s.tree(0).nodes.iter().map(|n| n.value_sum).collect()
+    };
+    let greedy = sums(Rollout::Greedy, 5);
+    assert!(greedy.iter().all(|v| (v - v.round()).abs() < 1e-3), "non-integer value sum with w = 1");
+    assert_eq!(greedy, sums(Rollout::Greedy, 5), "the playouts come from the tree's seeded generator");
+    assert_ne!(greedy, sums(Rollout::Random, 5), "greedy playouts must not be the random ones");
+    assert_eq!(SearchConfig::default().rollout_policy, Rollout::Random);
+}
+
 /// Swapping the seats (boards, hands, decks, whose move) is the same position
 /// for the player to move: the same visits and the same value.
 #[test]
@@ -277,9 +297,18 @@ fn positions(n: usize) -> Vec<Game> {
 /// sampling and tree reuse included), over several moves.
 #[test]
 fn batched_search_equals_trees_one_by_one() {
-    for (leaves, rollout_weight) in [(1, 0.0), (3, 0.0), (1, 0.5), (3, 0.5)] {
+    let (random, greedy) = (Rollout::Random, Rollout::Greedy);
+    for (leaves, rollout_weight, rollout_policy) in
+        [(1, 0.0, random), (3, 0.0, random), (1, 0.5, random), (3, 0.5, random), (1, 0.5, greedy)]
+    {
         let games = positions(6);
-        let cfg = SearchConfig { simulations: 48, leaves_per_tree: leaves, rollout_weight, ..SearchConfig::default() };
+        let cfg = SearchConfig {
+            simulations: 48,
+            leaves_per_tree: leaves,
+            rollout_weight,
+            rollout_policy,
+            ..SearchConfig::default()
+        };
         let mut batch = Search::new(games.len(), cfg, 42).unwrap();
         let mut singles: Vec<Search> = Vec::new();
         for (i, g) in games.iter().enumerate() {
