@@ -225,7 +225,7 @@ def test_export_keeps_the_network_and_drops_the_optimiser(tmp_path, monkeypatch)
 
 def test_init_starts_from_a_network_and_rollout_weight_reaches_self_play(tmp_path):
     """--init copies the weights (and shape) of another run's network into a fresh run; --rollout-weight
-    runs self-play with mixed leaf values; both are checked for range and existence."""
+    (with --rollout-policy) runs self-play with mixed leaf values; all are checked for range and existence."""
     first = train(tiny(tmp_path, iterations=1, eval_every=0, width=48))["checkpoint"]
     src = alphazero.load_network(first)
     fresh = train(tiny(tmp_path, run_dir=str(tmp_path / "init"), iterations=0, init=first))["checkpoint"]
@@ -250,8 +250,13 @@ def test_init_starts_from_a_network_and_rollout_weight_reaches_self_play(tmp_pat
             train(tiny(tmp_path, run_dir=str(tmp_path / "badgrow"), **kw))
     out = train(tiny(tmp_path, run_dir=str(tmp_path / "mixed"), iterations=2, init=first, rollout_weight=0.5))
     assert out["state"]["iteration"] == 2 and out["state"]["positions"] > 0
+    out = train(tiny(tmp_path, run_dir=str(tmp_path / "greedy"), iterations=1, init=first, rollout_weight=0.5,
+                     rollout_policy="greedy"))
+    assert out["state"]["iteration"] == 1 and out["state"]["positions"] > 0
     with pytest.raises(ValueError, match="rollout_weight"):
         train(tiny(tmp_path, run_dir=str(tmp_path / "bad"), rollout_weight=1.5))
+    with pytest.raises(ValueError, match="rollout_policy"):
+        train(tiny(tmp_path, run_dir=str(tmp_path / "bad"), rollout_weight=0.5, rollout_policy="smart"))
     with pytest.raises(FileNotFoundError, match="no AlphaZero checkpoint"):
         train(tiny(tmp_path, run_dir=str(tmp_path / "bad2"), init=str(tmp_path / "missing.pt")))
 
