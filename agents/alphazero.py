@@ -34,7 +34,7 @@ from agents.evaluate import result_for
 from agents.interrupt import Terminated, ignore_sigint, interrupt_name, sigterm_as_interrupt
 from agents.symmetry import permute_hands
 from essence_wars import core
-from essence_wars.search import Search, SearchConfig
+from essence_wars.search import ROLLOUT_POLICIES, Search, SearchConfig
 
 OBS_SIZE, NUM_ACTIONS = core.OBS_SIZE, core.NUM_ACTIONS
 
@@ -728,7 +728,7 @@ def train(args: Args) -> dict:
         raise ValueError(f"augment must be '' or 'hands', got {args.augment!r}")
     if not 0.0 <= args.rollout_weight <= 1.0:
         raise ValueError(f"rollout_weight must be in [0, 1], got {args.rollout_weight}")
-    if args.rollout_policy not in ("random", "greedy"):
+    if args.rollout_policy not in ROLLOUT_POLICIES:
         raise ValueError(f"rollout_policy must be random or greedy, got {args.rollout_policy!r}")
     if args.grow_blocks < 0 or (args.grow_blocks and not args.init):
         raise ValueError(f"grow_blocks must be >= 0 and needs --init (the network to grow), got {args.grow_blocks}"

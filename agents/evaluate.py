@@ -147,6 +147,7 @@ def resolve_agent(spec: AgentSpec, seed: int = 0, deterministic: bool = False):
         # An AlphaZero checkpoint searching at a budget: "az:PATH@SIMULATIONS[,rollout=W][,playout=P]"; a
         # budget of 0 plays the network's most likely legal action with no search (the raw policy head).
         from agents.alphazero import load_agent
+        from essence_wars.search import ROLLOUT_POLICIES
 
         path, _, budget = spec[3:].rpartition("@") if "@" in spec else (spec[3:], "", "")
         sims, *options = budget.split(",") if budget else [""]
@@ -159,7 +160,7 @@ def resolve_agent(spec: AgentSpec, seed: int = 0, deterministic: bool = False):
         for opt in options:
             key, _, value = opt.partition("=")
             if key == "playout":
-                if value not in ("random", "greedy"):
+                if value not in ROLLOUT_POLICIES:
                     raise ValueError(f"playout=P needs random or greedy (the playouts' policy), got {value!r} "
                                      f"in {spec!r}")
                 rollout_policy = value

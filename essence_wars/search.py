@@ -37,10 +37,11 @@ from essence_wars import core
 from essence_wars._native import ffi, lib
 from essence_wars.core import NUM_ACTIONS, OBS_SIZE, ClosedError, NativeError
 
-__all__ = ["SearchConfig", "Search", "live_searches"]
+__all__ = ["SearchConfig", "Search", "live_searches", "ROLLOUT_POLICIES"]
 
 _PRIORS = {"logits": 0, "probabilities": 1}
 _ROLLOUTS = {"random": 0, "greedy": 1}
+ROLLOUT_POLICIES = tuple(_ROLLOUTS)  # the names SearchConfig.rollout_policy accepts (checked by callers up front)
 
 
 @dataclass
