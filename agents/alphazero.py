@@ -513,7 +513,8 @@ class SearchAgent:
         self.evaluate = Evaluator(net, device)
         self.simulations = int(simulations)
         self.name = f"{name}-{self.simulations}" + (f"-rollout{rollout_weight:g}" if rollout_weight else "") + (
-            f"-{rollout_policy}" if rollout_weight and rollout_policy != "random" else "")
+            f"-{rollout_policy}" if rollout_weight and rollout_policy != "random" else "") + (
+            f"-cpuct{c_puct:g}" if c_puct != 1.25 else "")
         self.max_trees = max_trees
         self.config = SearchConfig(simulations=max(1, self.simulations), c_puct=c_puct, dirichlet_fraction=0.0,
                                    reuse_tree=False, rollout_weight=rollout_weight, rollout_policy=rollout_policy)
@@ -607,13 +608,13 @@ def export_network(src: str, dst: str = SHIPPED) -> str:
 
 
 def load_agent(path: str, simulations: int = 64, device: str = "cpu", seed: int = 0,
-               rollout_weight: float = 0.0, rollout_policy: str = "random") -> SearchAgent:
+               rollout_weight: float = 0.0, rollout_policy: str = "random", c_puct: float = 1.25) -> SearchAgent:
     """The network of an AlphaZero checkpoint with a search of ``simulations`` per move (and, with
     ``rollout_weight`` > 0, a playout by ``rollout_policy`` mixed into each leaf's value:
-    ``SearchConfig.rollout_weight``)."""
+    ``SearchConfig.rollout_weight``), exploring with ``c_puct``."""
     return SearchAgent(load_network(path, device), simulations=simulations, device=device, seed=seed,
                        name=os.path.splitext(os.path.basename(path))[0], rollout_weight=rollout_weight,
-                       rollout_policy=rollout_policy)
+                       rollout_policy=rollout_policy, c_puct=c_puct)
 
 
 def play_match(agent: SearchAgent, opponent: str, games: int = 100, decks: Optional[Sequence[str]] = None,

@@ -144,7 +144,7 @@ def resolve_agent(spec: AgentSpec, seed: int = 0, deterministic: bool = False):
     if _is_bot(spec):
         return spec.strip().lower()
     if isinstance(spec, str) and spec.startswith("az:"):
-        # An AlphaZero checkpoint searching at a budget: "az:PATH@SIMULATIONS[,rollout=W][,playout=P]"; a
+        # An AlphaZero checkpoint searching at a budget: "az:PATH@SIMULATIONS[,rollout=W][,playout=P][,c_puct=C]"; a
         # budget of 0 plays the network's most likely legal action with no search (the raw policy head).
         from agents.alphazero import load_agent
         from essence_wars.search import ROLLOUT_POLICIES
@@ -156,9 +156,18 @@ def resolve_agent(spec: AgentSpec, seed: int = 0, deterministic: bool = False):
                              f"policy, no search), got {sims!r}")
         if sims and int(sims) == 0 and options:
             raise ValueError(f"{spec!r}: with 0 simulations there is no search, so no search option applies")
-        rollout_weight, rollout_policy = 0.0, None
+        rollout_weight, rollout_policy, c_puct = 0.0, None, None
         for opt in options:
             key, _, value = opt.partition("=")
+            if key == "c_puct":
+                try:
+                    c_puct = float(value)
+                except ValueError:
+                    c_puct = float("nan")
+                if not (0.0 < c_puct < float("inf")):  # NaN fails too
+                    raise ValueError(f"c_puct=C needs a number C > 0 (the search's exploration constant), got "
+                                     f"{value!r} in {spec!r}")
+                continue
             if key == "playout":
                 if value not in ROLLOUT_POLICIES:
                     raise ValueError(f"playout=P needs random or greedy (the playouts' policy), got {value!r} "
@@ -167,7 +176,8 @@ def resolve_agent(spec: AgentSpec, seed: int = 0, deterministic: bool = False):
                 continue
             if key != "rollout":
                 raise ValueError(f"unknown option {opt!r} in {spec!r}: the options are rollout=W (W in [0, 1], the "
-                                 "weight of a playout in each leaf's value) and playout=random|greedy (its policy)")
+                                 "weight of a playout in each leaf's value), playout=random|greedy (its policy) "
+                                 "and c_puct=C (the exploration constant, default 1.25)")
             try:
                 rollout_weight = float(value)
             except ValueError:
@@ -177,8 +187,9 @@ def resolve_agent(spec: AgentSpec, seed: int = 0, deterministic: bool = False):
         if rollout_policy is not None and rollout_weight == 0.0:
             raise ValueError(f"{spec!r}: playout={rollout_policy} needs rollout=W with W > 0 (without it no "
                              "playout is played)")
+        extra = {} if c_puct is None else {"c_puct": c_puct}
         return load_agent(path, simulations=int(sims or 64), seed=seed, rollout_weight=rollout_weight,
-                          rollout_policy=rollout_policy or "random")
+                          rollout_policy=rollout_policy or "random", **extra)
     if isinstance(spec, str):
         from agents.checkpoint import load
 
@@ -450,7 +461,8 @@ def configure_eval(p: argparse.ArgumentParser) -> None:
                         "network searching N simulations per move; N = 0 plays its policy head's most likely "
                         "legal action with no search; az:shipped@N is the packaged one; "
                         "az:PATH@N,rollout=W mixes a random playout into each leaf's value with weight W, and "
-                        "az:PATH@N,rollout=W,playout=greedy the greedy bot's playout) or a bot name (default: "
+                        "az:PATH@N,rollout=W,playout=greedy the greedy bot's playout; ,c_puct=C sets the search's "
+                        "exploration constant, default 1.25) or a bot name (default: "
                         "shipped)")
     p.add_argument("--opponent", nargs="+", default=["greedy"],
                    help="one or more opponents: bot names (random, greedy, mcts-N, mcts-N-greedy, either MCTS form "

@@ -208,9 +208,15 @@ def test_export_keeps_the_network_and_drops_the_optimiser(tmp_path, monkeypatch)
     greedy_mix = evaluate.resolve_agent("az:shipped@5,playout=greedy,rollout=0.5")
     assert greedy_mix.config.rollout_policy == "greedy" and greedy_mix.name.endswith("rollout0.5-greedy")
     assert evaluate.play_match(greedy_mix, "random", games=4, seed=1).total.games == 4
+    explorer = evaluate.resolve_agent("az:shipped@5,c_puct=2.5")
+    assert explorer.config.c_puct == 2.5 and explorer.name.endswith("-cpuct2.5")
+    assert evaluate.resolve_agent("az:shipped@5").config.c_puct == 1.25
     for bad, why in (("az:shipped@5,rollout=2", "in \\[0, 1\\]"), ("az:shipped@5,rollout=x", "needs a number"),
                      ("az:shipped@5,rollout=nan", "needs a number"),
                      ("az:shipped@5,cpuct=2", "the options are rollout=W"),
+                     ("az:shipped@5,c_puct=0", "C > 0"), ("az:shipped@5,c_puct=-1", "C > 0"),
+                     ("az:shipped@5,c_puct=x", "C > 0"), ("az:shipped@5,c_puct=inf", "C > 0"),
+                     ("az:shipped@0,c_puct=2", "no search option"),
                      ("az:shipped@5,rollout=0.5,playout=smart", "random or greedy"),
                      ("az:shipped@5,playout=greedy", "needs rollout=W"),
                      ("az:shipped@0,playout=greedy", "no search option")):
