@@ -210,15 +210,38 @@ def export(src: PathLike, dst: PathLike = SHIPPED) -> Path:
     return dst
 
 
-if __name__ == "__main__":
-    import sys
+def main(argv: Optional[list] = None) -> int:
+    """``python -m agents.checkpoint SRC [DST]``: export a PPO or AlphaZero checkpoint for shipping."""
+    import argparse
 
-    # python -m agents.checkpoint SRC [DST]: export SRC for shipping (default DST: agents/data/).
-    # A PPO checkpoint or an AlphaZero one.
     from agents import alphazero
 
-    if alphazero.is_checkpoint(torch.load(sys.argv[1], map_location="cpu", weights_only=False)):
-        out = Path(alphazero.export_network(sys.argv[1], *(sys.argv[2:3] or [alphazero.SHIPPED])))
-    else:
-        out = export(sys.argv[1], *(sys.argv[2:3] or [SHIPPED]))
+    parser = argparse.ArgumentParser(
+        prog="python -m agents.checkpoint",
+        description="Export a training checkpoint for shipping: the network (and PPO's normaliser) without "
+        "the optimiser state, the league or the replay buffer. Works on PPO and AlphaZero checkpoints.")
+    parser.add_argument("src", help="a checkpoint written by training (runs/NAME/checkpoint.pt)")
+    parser.add_argument("dst", nargs="?", default=None,
+                        help=f"where to write it (default: the packaged file, {SHIPPED.name} for PPO, "
+                        f"{Path(alphazero.SHIPPED).name} for AlphaZero, in {SHIPPED.parent})")
+    args = parser.parse_args(argv)
+    src = Path(args.src)
+    if not src.is_file():
+        parser.error(f"no checkpoint file at {src}")
+    try:
+        state = torch.load(src, map_location="cpu", weights_only=False)
+    except Exception as exc:  # a truncated or foreign file: say so rather than show pickle's traceback
+        parser.error(f"{src} is not a readable torch checkpoint ({type(exc).__name__}: {exc})")
+    try:
+        if alphazero.is_checkpoint(state):
+            out = Path(alphazero.export_network(src, args.dst or alphazero.SHIPPED))
+        else:
+            out = export(src, args.dst or SHIPPED)
+    except ValueError as exc:  # neither PPO's nor AlphaZero's layout
+        parser.error(str(exc))
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

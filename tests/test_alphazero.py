@@ -169,6 +169,17 @@ def test_export_keeps_the_network_and_drops_the_optimiser(tmp_path, monkeypatch)
     done = subprocess.run([sys.executable, "-m", "agents.checkpoint", ckpt, dst], capture_output=True, text=True,
                           cwd=str(Path(__file__).resolve().parent.parent))
     assert done.returncode == 0, done.stderr
+    # its mistakes are one line each, not a traceback, and write nothing
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    torch.save({"a": 1}, tmp_path / "dict.pt")
+    for argv, said in (([str(tmp_path / "missing.pt")], "no checkpoint file at"),
+                       ([str(junk)], "is not a readable torch checkpoint"),
+                       ([str(tmp_path / "dict.pt"), str(tmp_path / "out.pt")], "is not an Essence Wars")):
+        bad = subprocess.run([sys.executable, "-m", "agents.checkpoint", *argv], capture_output=True, text=True,
+                             cwd=str(Path(__file__).resolve().parent.parent))
+        assert bad.returncode == 2 and said in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
+    assert not (tmp_path / "out.pt").exists()
     exported = torch.load(dst, weights_only=False)
     assert "optimizer" not in exported and "torch_rng" not in exported
     assert exported["network"] == torch.load(ckpt, weights_only=False)["network"]
