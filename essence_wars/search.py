@@ -261,16 +261,31 @@ class Search:
             ptr = game._ptr
         self._check(lib.ew_search_set_root(self._handle(), core._check_int(index, "index"), ptr))
 
-    def set_roots_from_batch(self, batch: core.Batch, tree_indices: Sequence[int], batch_indices: Sequence[int]) -> None:
-        """Tree ``tree_indices[k]`` gets a copy of game ``batch_indices[k]`` of ``batch``."""
+    def set_roots_from_batch(self, batch: core.Batch, tree_indices: Sequence[int], batch_indices: Sequence[int],
+                             keep: bool = False) -> Optional[np.ndarray]:
+        """Tree ``tree_indices[k]`` gets a copy of game ``batch_indices[k]`` of ``batch``.
+
+        With ``keep`` (and the configuration's ``reuse_tree``), a tree whose
+        old statistics hold a node for exactly that position (the next
+        action of our own turn, or an opponent's turn the search explored)
+        keeps that subtree; the position decides, never the caller's
+        bookkeeping. Returns the flags of the trees that kept statistics
+        (``None`` without ``keep``).
+        """
         t = np.ascontiguousarray(tree_indices, dtype=np.uint32)
         b = np.ascontiguousarray(batch_indices, dtype=np.uint32)
         if t.shape != b.shape or t.ndim != 1:
             raise ValueError("tree_indices and batch_indices must be 1-D and of the same length")
         if batch.closed:
             raise ClosedError("the batch is closed")
-        self._check(lib.ew_search_set_roots_from_batch(self._handle(), batch._ptr, ffi.from_buffer("uint32_t[]", t),
-                                                       ffi.from_buffer("uint32_t[]", b), t.size))
+        tp, bp = ffi.from_buffer("uint32_t[]", t), ffi.from_buffer("uint32_t[]", b)
+        if not keep:
+            self._check(lib.ew_search_set_roots_from_batch(self._handle(), batch._ptr, tp, bp, t.size))
+            return None
+        kept = np.zeros(t.size, np.uint8)
+        self._check(lib.ew_search_set_roots_from_batch_keeping(self._handle(), batch._ptr, tp, bp, t.size,
+                                                               ffi.from_buffer("uint8_t[]", kept)))
+        return kept.astype(bool)
 
     def get_root(self, index: int) -> core.Game:
         """A copy of tree ``index``'s root game."""

@@ -575,6 +575,21 @@ EwStatus ew_search_set_roots_from_batch(struct EwSearch *search,
                                         const uint32_t *batch_indices,
                                         size_t n);
 
+// As `ew_search_set_roots_from_batch`, but a tree whose old statistics hold
+// a node for exactly the new position (its root, or an expanded node any
+// number of actions below it: our own next action of a turn, or the
+// opponent's whole turn if the search explored it) keeps that subtree, when
+// the configuration's `reuse_tree` is 1. The position decides, so a tree
+// never lends its statistics to a different game. `kept` (NULL: not
+// wanted) receives n flags: 1 where statistics were kept. The move's
+// `simulations` count restarts at zero either way.
+EwStatus ew_search_set_roots_from_batch_keeping(struct EwSearch *search,
+                                                EwBatch *batch,
+                                                const uint32_t *tree_indices,
+                                                const uint32_t *batch_indices,
+                                                size_t n,
+                                                uint8_t *kept);
+
 // A copy of tree `index`'s root game as a new game handle into `*out`
 // (free it with `ew_game_free`). `EW_ERR_GAME_OVER` if the tree has no game.
 EwStatus ew_search_get_root(struct EwSearch *search, uint32_t index, EwGame **out);

@@ -127,6 +127,53 @@ def test_roots_from_a_batch_match_the_games():
     batch.close()
 
 
+def test_roots_from_a_batch_can_keep_the_searched_subtree():
+    """keep=True: a tree whose statistics hold the batch game's new position
+    keeps them, and then searches exactly as a tree moved on by apply does;
+    other positions start afresh and are reported so."""
+    n, sims = 6, 48
+    cfg = SearchConfig(simulations=sims, dirichlet_fraction=0.0)
+    batch = core.Batch(n, deck0=DECKS[2], deck1=DECKS[3])
+    batch.reset(seeds=list(range(20, 20 + n)))
+    trees = list(range(n))
+    with Search(n, cfg) as kept_search, Search(n, cfg) as driven:
+        assert not kept_search.set_roots_from_batch(batch, trees, trees, keep=True).any()  # nothing searched yet
+        for i in trees:
+            with batch.game(i) as g:
+                driven.set_root(i, g)
+        kept_any = False
+        for _ in range(4):
+            kept_search.run(features)
+            driven.run(features)
+            np.testing.assert_array_equal(kept_search.root_visits(), driven.root_visits())
+            actions = kept_search.choose(0.0)
+            np.testing.assert_array_equal(actions, driven.choose(0.0))
+            batch.step(actions)
+            driven.apply(actions)
+            kept = kept_search.set_roots_from_batch(batch, trees, trees, keep=True)
+            assert kept.dtype == bool and kept.shape == (n,)
+            kept_any |= bool(kept.any())
+            for i in trees:
+                with kept_search.get_root(i) as root, batch.game(i) as g:
+                    assert root.to_bytes() == g.to_bytes()
+            # a kept tree starts the move with the chosen child's visits, as apply's does
+            np.testing.assert_array_equal(kept_search.root_visits()[kept], driven.root_visits()[kept])
+        assert kept_any, "a searched child position was never found"
+        # New deals: no tree holds them, so none keeps anything.
+        batch.reset(seeds=list(range(90, 90 + n)))
+        assert not kept_search.set_roots_from_batch(batch, trees, trees, keep=True).any()
+        with Search(n, cfg) as fresh:
+            assert fresh.set_roots_from_batch(batch, trees, trees) is None
+            np.testing.assert_array_equal(kept_search.root_visits(), fresh.root_visits())  # no statistics
+        # The C call takes NULL for the flags, and refuses a bad tree index before changing anything.
+        t = np.arange(n, dtype=np.uint32)
+        tp = ffi.from_buffer("uint32_t[]", t)
+        assert lib.ew_search_set_roots_from_batch_keeping(kept_search._handle(), batch._ptr, tp, tp, n, ffi.NULL) == 0
+        with pytest.raises(ValueError, match="out of range"):
+            kept_search.set_roots_from_batch(batch, [0, n], [0, 1], keep=True)
+    batch.close()
+
+
 def test_new_game_and_root_state():
     with Search(2) as s:
         s.new_game(0, DECKS[0], DECKS[1], "attrition", seed=5)

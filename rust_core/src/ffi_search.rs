@@ -531,38 +531,81 @@ pub extern "C" fn ew_search_set_roots_from_batch(
     batch_indices: *const u32,
     n: usize,
 ) -> EwStatus {
+    guard(|| roots_from_batch(search, batch, tree_indices, batch_indices, n, None))
+}
+
+/// As `ew_search_set_roots_from_batch`, but a tree whose old statistics hold
+/// a node for exactly the new position (its root, or an expanded node any
+/// number of actions below it: our own next action of a turn, or the
+/// opponent's whole turn if the search explored it) keeps that subtree, when
+/// the configuration's `reuse_tree` is 1. The position decides, so a tree
+/// never lends its statistics to a different game. `kept` (NULL: not
+/// wanted) receives n flags: 1 where statistics were kept. The move's
+/// `simulations` count restarts at zero either way.
+#[no_mangle]
+pub extern "C" fn ew_search_set_roots_from_batch_keeping(
+    search: *mut EwSearch,
+    batch: *mut EwBatch,
+    tree_indices: *const u32,
+    batch_indices: *const u32,
+    n: usize,
+    kept: *mut u8,
+) -> EwStatus {
     guard(|| {
-        let s = search_mut(search)?;
-        if n == 0 {
-            return Ok(());
-        }
-        let trees = in_buf(tree_indices, n, n, "tree_indices")?;
-        let games = in_buf(batch_indices, n, n, "batch_indices")?;
-        if let Some(&t) = trees.iter().find(|&&t| t as usize >= s.len()) {
-            return fail(
-                EW_ERR_BAD_ARGUMENT,
-                format!("tree index {t} out of range (the search has {} trees)", s.len()),
-            );
-        }
-        let mut copies = Vec::with_capacity(n);
-        for &i in games {
-            let mut handle: *mut EwGame = std::ptr::null_mut();
-            let st = crate::ffi::ew_batch_get_game(batch, i, &mut handle);
-            if st != EW_OK {
-                return Err(engine_failure(st, &format!("batch game {i}")));
-            }
-            let copy = game_copy(handle);
-            let _ = crate::ffi::ew_game_free(handle);
-            copies.push(copy?);
-        }
-        if s.awaiting_evaluation() {
-            return fail(EW_ERR_BAD_ARGUMENT, "cannot set roots while leaves await evaluation: call expand first");
-        }
-        for (&t, g) in trees.iter().zip(copies) {
-            s.set_root(t as usize, Some(g))?;
-        }
-        Ok(())
+        let flags = if kept.is_null() || n == 0 { None } else { Some(out_buf(kept, n, n, "kept")?) };
+        roots_from_batch(search, batch, tree_indices, batch_indices, n, Some(flags))
     })
+}
+
+/// The body of both: `keep` is `None` to drop the old trees, `Some(flags)` to
+/// keep matching subtrees (and report them into `flags`, if given).
+fn roots_from_batch(
+    search: *mut EwSearch,
+    batch: *mut EwBatch,
+    tree_indices: *const u32,
+    batch_indices: *const u32,
+    n: usize,
+    keep: Option<Option<&mut [u8]>>,
+) -> Result<(), Failure> {
+    let s = search_mut(search)?;
+    if n == 0 {
+        return Ok(());
+    }
+    let trees = in_buf(tree_indices, n, n, "tree_indices")?;
+    let games = in_buf(batch_indices, n, n, "batch_indices")?;
+    if let Some(&t) = trees.iter().find(|&&t| t as usize >= s.len()) {
+        return fail(EW_ERR_BAD_ARGUMENT, format!("tree index {t} out of range (the search has {} trees)", s.len()));
+    }
+    let mut copies = Vec::with_capacity(n);
+    for &i in games {
+        let mut handle: *mut EwGame = std::ptr::null_mut();
+        let st = crate::ffi::ew_batch_get_game(batch, i, &mut handle);
+        if st != EW_OK {
+            return Err(engine_failure(st, &format!("batch game {i}")));
+        }
+        let copy = game_copy(handle);
+        let _ = crate::ffi::ew_game_free(handle);
+        copies.push(copy?);
+    }
+    if s.awaiting_evaluation() {
+        return fail(EW_ERR_BAD_ARGUMENT, "cannot set roots while leaves await evaluation: call expand first");
+    }
+    match keep {
+        None => {
+            for (&t, g) in trees.iter().zip(copies) {
+                s.set_root(t as usize, Some(g))?;
+            }
+        }
+        Some(mut flags) => {
+            for (k, (&t, g)) in trees.iter().zip(copies).enumerate() {
+                let kept = s.set_root_keeping(t as usize, g)?;
+                if let Some(f) = flags.as_deref_mut() {
+                    f[k] = kept as u8;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A copy of tree `index`'s root game as a new game handle into `*out`

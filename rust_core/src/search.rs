@@ -641,6 +641,67 @@ impl Tree {
         (g.reward(actor), g.is_over())
     }
 
+    /// Makes `game` the root. With [`SearchConfig::reuse_tree`], a node of
+    /// the old tree whose position is exactly `game` (the root itself, or an
+    /// expanded node any number of actions below it) keeps its subtree, as
+    /// [`Tree::apply`] does for the child it plays; returns whether one did.
+    ///
+    /// This is how a player that does not drive the game itself (an
+    /// evaluation harness: the opponent moves between our decisions) reuses
+    /// its trees: the position decides, not the caller's bookkeeping, so a
+    /// stale tree can never lend its statistics to a different position.
+    fn set_root_keeping(&mut self, game: Game, cfg: &SearchConfig) -> bool {
+        let found = if cfg.reuse_tree && !game.is_over() { self.find_position(&game) } else { None };
+        self.root_game = Some(game);
+        match found {
+            Some(n) => {
+                self.compact_from(n);
+                self.pending.clear();
+                self.sims = 0;
+                self.add_root_noise(cfg);
+                true
+            }
+            None => {
+                self.reset_nodes();
+                false
+            }
+        }
+    }
+
+    /// The node whose position equals `target`, if any: the most visited one
+    /// when a transposition (the same actions in another order) holds it
+    /// twice. The walk replays actions from the root game through expanded
+    /// nodes; `Game::actions` only grows, so a branch stops once it has
+    /// applied as many actions as `target` has.
+    fn find_position(&self, target: &Game) -> Option<usize> {
+        let root = self.root_game?;
+        if self.nodes.is_empty() || root.seed != target.seed || root.actions > target.actions {
+            return None;
+        }
+        let mut best: Option<usize> = None;
+        let mut stack = vec![(0usize, root)];
+        while let Some((i, g)) = stack.pop() {
+            if g == *target {
+                if best.map_or(true, |b| self.nodes[i].visits > self.nodes[b].visits) {
+                    best = Some(i);
+                }
+                continue;
+            }
+            let n = self.nodes[i];
+            if n.state != NodeState::Expanded || g.actions >= target.actions {
+                continue;
+            }
+            for c in n.first_child as usize..n.first_child as usize + n.n_children as usize {
+                if self.nodes[c].state == NodeState::Expanded {
+                    let mut next = g;
+                    next.apply_unchecked(self.nodes[c].action);
+                    stack.push((c, next));
+                }
+            }
+        }
+        best
+    }
+
     /// Rebuilds the arena with `new_root`'s subtree only (breadth first, so
     /// children stay contiguous).
     fn compact_from(&mut self, new_root: usize) {
@@ -752,6 +813,15 @@ impl Search {
         self.check_tree(i)?;
         self.trees[i].set_root(game);
         Ok(())
+    }
+
+    /// Gives tree `i` the root `game`, keeping the subtree of the old tree's
+    /// node for that exact position when [`SearchConfig::reuse_tree`] (see
+    /// [`Tree::set_root_keeping`]). Returns whether statistics were kept.
+    pub fn set_root_keeping(&mut self, i: usize, game: Game) -> Result<bool, SearchError> {
+        self.check_idle("set a root")?;
+        self.check_tree(i)?;
+        Ok(self.trees[i].set_root_keeping(game, &self.config))
     }
 
     /// Reseeds tree `i`'s generator (noise and sampling).

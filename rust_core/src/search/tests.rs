@@ -470,3 +470,154 @@ fn probabilities_are_renormalised_over_legal_actions() {
     assert!((total - 1.0).abs() < 1e-5);
     assert!((kids[0].prior - 3.0 / (g.legal_mask().count() as f32 + 2.0)).abs() < 1e-5);
 }
+
+/// A path of expanded nodes from the root of tree 0, `depth` actions long,
+/// following the most visited child; with the game at its end.
+fn visited_path(s: &Search, depth: usize) -> Option<(Vec<u8>, Game, u32)> {
+    let tree = s.tree(0);
+    let mut g = *tree.root().unwrap();
+    let mut i = 0usize;
+    let mut path = Vec::new();
+    for _ in 0..depth {
+        let n = tree.nodes[i];
+        if n.state != NodeState::Expanded {
+            return None;
+        }
+        let kids = n.first_child as usize..n.first_child as usize + n.n_children as usize;
+        let c = kids.filter(|&c| tree.nodes[c].state == NodeState::Expanded).max_by_key(|&c| tree.nodes[c].visits)?;
+        g.apply_unchecked(tree.nodes[c].action);
+        path.push(tree.nodes[c].action);
+        i = c;
+    }
+    Some((path, g, tree.nodes[i].visits))
+}
+
+/// `set_root_keeping` finds the node for the given position (one or several
+/// actions below the root), keeps its statistics, and then searches exactly
+/// as a tree re-rooted by `apply` does.
+#[test]
+fn set_root_keeping_finds_the_position_and_matches_apply() {
+    let cfg = quiet(200);
+    assert!(cfg.reuse_tree, "reuse is the default");
+    for g in positions(4) {
+        let mut driven = one_tree(g, cfg, 7);
+        let mut kept = one_tree(g, cfg, 7);
+        run(&mut driven, &features);
+        run(&mut kept, &features);
+        let a = best_action(&mut driven);
+        let (visits, _) = child_stats(&driven, 0, a);
+        let (mut r, mut d) = ([0.0], [0u8]);
+        driven.apply(&[a as i64], &mut r, &mut d).unwrap();
+        let mut next = g;
+        next.apply_unchecked(a);
+        if next.is_over() {
+            continue;
+        }
+        assert!(kept.set_root_keeping(0, next).unwrap(), "the child position is in the tree");
+        assert_eq!(kept.tree(0).root(), Some(&next));
+        assert_eq!(kept.tree(0).nodes[0].visits, visits);
+        assert_eq!(kept.tree(0).simulations_done(), 0);
+        assert_eq!(kept.tree(0).size(), driven.tree(0).size());
+        run(&mut driven, &features);
+        run(&mut kept, &features);
+        let (mut vd, mut vk) = ([0.0; NUM_ACTIONS], [0.0; NUM_ACTIONS]);
+        driven.root_visits(&mut vd).unwrap();
+        kept.root_visits(&mut vk).unwrap();
+        assert_eq!(vd, vk, "the same statistics after another search");
+    }
+    // Two and three actions below the root (the opponent's reply included when
+    // the search went there): found too, with that node's visits.
+    let mut found_deep = 0;
+    for g in positions(6) {
+        for depth in [2, 3] {
+            let mut s = one_tree(g, cfg, 3);
+            run(&mut s, &features);
+            let Some((_, target, visits)) = visited_path(&s, depth) else { continue };
+            if target.is_over() {
+                continue;
+            }
+            // The most visited node for the position: a transposition (two
+            // orders of the same actions) can hold it twice.
+            assert!(s.set_root_keeping(0, target).unwrap(), "depth {depth}");
+            assert!(s.tree(0).nodes[0].visits >= visits);
+            found_deep += 1;
+        }
+    }
+    assert!(found_deep >= 6, "too few deep paths to test ({found_deep})");
+}
+
+/// A position the tree does not hold (another deal, an unexplored action, or
+/// reuse switched off) starts a fresh tree: no statistics are lent.
+#[test]
+fn set_root_keeping_starts_afresh_for_other_positions() {
+    let [g, other] = [positions(2)[0], positions(2)[1]];
+    let cfg = quiet(60);
+    let mut s = one_tree(g, cfg, 1);
+    run(&mut s, &features);
+    assert!(!s.set_root_keeping(0, other).unwrap());
+    assert_eq!((s.tree(0).size(), s.tree(0).nodes[0].visits), (1, 0));
+    assert_eq!(s.tree(0).root(), Some(&other));
+
+    // An action the search never expanded: not in the tree.
+    let mut s = one_tree(g, quiet(2), 1);
+    run(&mut s, &features);
+    let tree = s.tree(0);
+    let r = tree.nodes[0];
+    let unexpanded = (r.first_child as usize..(r.first_child + r.n_children as u32) as usize)
+        .find(|&c| tree.nodes[c].state != NodeState::Expanded)
+        .map(|c| tree.nodes[c].action)
+        .expect("two simulations leave most children unexpanded");
+    let mut next = g;
+    next.apply_unchecked(unexpanded);
+    assert!(!s.set_root_keeping(0, next).unwrap());
+    assert_eq!(s.tree(0).nodes[0].visits, 0);
+
+    // The same position with reuse off: dropped.
+    let mut s = one_tree(g, SearchConfig { reuse_tree: false, ..quiet(60) }, 1);
+    run(&mut s, &features);
+    let a = best_action(&mut s);
+    let mut next = g;
+    next.apply_unchecked(a);
+    assert!(!s.set_root_keeping(0, next).unwrap());
+    assert_eq!(s.tree(0).nodes[0].visits, 0);
+
+    // The root position itself is kept whole (nothing to re-root).
+    let mut s = one_tree(g, cfg, 1);
+    run(&mut s, &features);
+    let size = s.tree(0).size();
+    assert!(s.set_root_keeping(0, g).unwrap());
+    assert_eq!((s.tree(0).size(), s.tree(0).nodes[0].visits, s.tree(0).simulations_done()), (size, 60, 0));
+}
+
+/// Over a dozen moves, a tree re-rooted by `set_root_keeping` on the game the
+/// caller moved on holds exactly the nodes of one re-rooted by `apply`.
+#[test]
+fn set_root_keeping_tracks_apply_over_many_moves() {
+    for (gi, g0) in positions(6).into_iter().enumerate() {
+        let cfg = quiet(48);
+        let mut driven = one_tree(g0, cfg, 0);
+        let mut kept = one_tree(g0, cfg, 0);
+        let mut g = g0;
+        for mv in 0..12 {
+            if g.is_over() {
+                break;
+            }
+            run(&mut driven, &features);
+            run(&mut kept, &features);
+            let vd: Vec<u32> = driven.tree(0).nodes.iter().map(|n| n.visits).collect();
+            let vk: Vec<u32> = kept.tree(0).nodes.iter().map(|n| n.visits).collect();
+            assert_eq!(vd, vk, "game {gi} move {mv} after run");
+            let a = best_action(&mut driven);
+            let (mut r, mut d) = ([0.0], [0u8]);
+            driven.apply(&[a as i64], &mut r, &mut d).unwrap();
+            g.apply_unchecked(a);
+            if g.is_over() {
+                break;
+            }
+            let k = kept.set_root_keeping(0, g).unwrap();
+            let vd: Vec<u32> = driven.tree(0).nodes.iter().map(|n| n.visits).collect();
+            let vk: Vec<u32> = kept.tree(0).nodes.iter().map(|n| n.visits).collect();
+            assert_eq!(vd, vk, "game {gi} move {mv} action {a} kept {k} after re-root");
+        }
+    }
+}
