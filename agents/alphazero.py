@@ -502,11 +502,20 @@ class SearchAgent:
     With ``simulations == 0`` both methods play the policy head's most likely
     legal action (``az:PATH@0`` in ``essence-wars eval``): how strong the
     network is without search.
+
+    With ``reuse`` (``az:PATH@N,reuse=1``), :meth:`act_in_batch` keeps one
+    tree per game of the batch (tree ``i`` for game ``i``) and carries its
+    statistics from one decision to the next when the tree holds the new
+    position: the next action of our own turn, or the position after the
+    opponent's turn when the search explored it (self-play re-roots the
+    same way). Each decision still runs ``simulations`` new simulations.
+    The position decides what is kept (``Search.set_roots_from_batch(...,
+    keep=True)``), so a tree never lends statistics to another game.
     """
 
     def __init__(self, net, simulations: int = 64, name: str = "alphazero", device: str = "cpu",
                  max_trees: int = 1024, seed: int = 0, c_puct: float = 1.25, rollout_weight: float = 0.0,
-                 rollout_policy: str = "random"):
+                 rollout_policy: str = "random", reuse: bool = False):
         from agents.az_network import Evaluator
 
         self.net = net
@@ -514,10 +523,12 @@ class SearchAgent:
         self.simulations = int(simulations)
         self.name = f"{name}-{self.simulations}" + (f"-rollout{rollout_weight:g}" if rollout_weight else "") + (
             f"-{rollout_policy}" if rollout_weight and rollout_policy != "random" else "") + (
-            f"-cpuct{c_puct:g}" if c_puct != 1.25 else "")
+            f"-cpuct{c_puct:g}" if c_puct != 1.25 else "") + ("-reuse" if reuse else "")
         self.max_trees = max_trees
+        self.reuse = bool(reuse)
         self.config = SearchConfig(simulations=max(1, self.simulations), c_puct=c_puct, dirichlet_fraction=0.0,
-                                   reuse_tree=False, rollout_weight=rollout_weight, rollout_policy=rollout_policy)
+                                   reuse_tree=self.reuse, rollout_weight=rollout_weight,
+                                   rollout_policy=rollout_policy)
         self.seed = seed
         self._search: Optional[Search] = None
 
@@ -544,6 +555,14 @@ class SearchAgent:
         if self.simulations == 0:  # no search: the policy head alone, on the batch's observations
             out = batch.observe()
             return self._policy(out.obs[idx], out.masks[idx])
+        if self.reuse:
+            # Tree i follows game i. Trees of games not in idx keep their
+            # statistics and sit idle: their last search is complete, so
+            # run() has nothing to do for them.
+            s = self._tree_count(batch.num_games)
+            s.set_roots_from_batch(batch, idx, idx, keep=True)
+            s.run(self.evaluate)
+            return s.choose(0.0)[idx].copy()
         out = np.zeros(len(idx), np.int64)
         for start in range(0, len(idx), self.max_trees):
             part = idx[start:start + self.max_trees]
@@ -608,13 +627,15 @@ def export_network(src: str, dst: str = SHIPPED) -> str:
 
 
 def load_agent(path: str, simulations: int = 64, device: str = "cpu", seed: int = 0,
-               rollout_weight: float = 0.0, rollout_policy: str = "random", c_puct: float = 1.25) -> SearchAgent:
+               rollout_weight: float = 0.0, rollout_policy: str = "random", c_puct: float = 1.25,
+               reuse: bool = False) -> SearchAgent:
     """The network of an AlphaZero checkpoint with a search of ``simulations`` per move (and, with
     ``rollout_weight`` > 0, a playout by ``rollout_policy`` mixed into each leaf's value:
-    ``SearchConfig.rollout_weight``), exploring with ``c_puct``."""
+    ``SearchConfig.rollout_weight``), exploring with ``c_puct``, keeping each game's tree from one
+    decision to the next with ``reuse`` (see :class:`SearchAgent`)."""
     return SearchAgent(load_network(path, device), simulations=simulations, device=device, seed=seed,
                        name=os.path.splitext(os.path.basename(path))[0], rollout_weight=rollout_weight,
-                       rollout_policy=rollout_policy, c_puct=c_puct)
+                       rollout_policy=rollout_policy, c_puct=c_puct, reuse=reuse)
 
 
 def play_match(agent: SearchAgent, opponent: str, games: int = 100, decks: Optional[Sequence[str]] = None,

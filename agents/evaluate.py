@@ -144,7 +144,8 @@ def resolve_agent(spec: AgentSpec, seed: int = 0, deterministic: bool = False):
     if _is_bot(spec):
         return spec.strip().lower()
     if isinstance(spec, str) and spec.startswith("az:"):
-        # An AlphaZero checkpoint searching at a budget: "az:PATH@SIMULATIONS[,rollout=W][,playout=P][,c_puct=C]"; a
+        # An AlphaZero checkpoint searching at a budget: "az:PATH@SIMULATIONS[,rollout=W][,playout=P][,c_puct=C]
+        # [,reuse=1]"; a
         # budget of 0 plays the network's most likely legal action with no search (the raw policy head).
         from agents.alphazero import load_agent
         from essence_wars.search import ROLLOUT_POLICIES
@@ -156,9 +157,15 @@ def resolve_agent(spec: AgentSpec, seed: int = 0, deterministic: bool = False):
                              f"policy, no search), got {sims!r}")
         if sims and int(sims) == 0 and options:
             raise ValueError(f"{spec!r}: with 0 simulations there is no search, so no search option applies")
-        rollout_weight, rollout_policy, c_puct = 0.0, None, None
+        rollout_weight, rollout_policy, c_puct, reuse = 0.0, None, None, False
         for opt in options:
             key, _, value = opt.partition("=")
+            if key == "reuse":
+                if value not in ("0", "1"):
+                    raise ValueError(f"reuse=1 (keep each game's tree between decisions) or reuse=0, got "
+                                     f"{value!r} in {spec!r}")
+                reuse = value == "1"
+                continue
             if key == "c_puct":
                 try:
                     c_puct = float(value)
@@ -176,8 +183,9 @@ def resolve_agent(spec: AgentSpec, seed: int = 0, deterministic: bool = False):
                 continue
             if key != "rollout":
                 raise ValueError(f"unknown option {opt!r} in {spec!r}: the options are rollout=W (W in [0, 1], the "
-                                 "weight of a playout in each leaf's value), playout=random|greedy (its policy) "
-                                 "and c_puct=C (the exploration constant, default 1.25)")
+                                 "weight of a playout in each leaf's value), playout=random|greedy (its policy), "
+                                 "c_puct=C (the exploration constant, default 1.25) and reuse=1 (keep each "
+                                 "game's tree between decisions)")
             try:
                 rollout_weight = float(value)
             except ValueError:
@@ -189,7 +197,7 @@ def resolve_agent(spec: AgentSpec, seed: int = 0, deterministic: bool = False):
                              "playout is played)")
         extra = {} if c_puct is None else {"c_puct": c_puct}
         return load_agent(path, simulations=int(sims or 64), seed=seed, rollout_weight=rollout_weight,
-                          rollout_policy=rollout_policy or "random", **extra)
+                          rollout_policy=rollout_policy or "random", reuse=reuse, **extra)
     if isinstance(spec, str):
         from agents.checkpoint import load
 
@@ -462,8 +470,8 @@ def configure_eval(p: argparse.ArgumentParser) -> None:
                         "legal action with no search; az:shipped@N is the packaged one; "
                         "az:PATH@N,rollout=W mixes a random playout into each leaf's value with weight W, and "
                         "az:PATH@N,rollout=W,playout=greedy the greedy bot's playout; ,c_puct=C sets the search's "
-                        "exploration constant, default 1.25) or a bot name (default: "
-                        "shipped)")
+                        "exploration constant, default 1.25; ,reuse=1 keeps each game's tree between decisions) "
+                        "or a bot name (default: shipped)")
     p.add_argument("--opponent", nargs="+", default=["greedy"],
                    help="one or more opponents: bot names (random, greedy, mcts-N, mcts-N-greedy, either MCTS form "
                         "+ '-det': it does not see the deck order) or checkpoint paths")

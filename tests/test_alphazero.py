@@ -230,7 +230,9 @@ def test_export_keeps_the_network_and_drops_the_optimiser(tmp_path, monkeypatch)
                      ("az:shipped@0,c_puct=2", "no search option"),
                      ("az:shipped@5,rollout=0.5,playout=smart", "random or greedy"),
                      ("az:shipped@5,playout=greedy", "needs rollout=W"),
-                     ("az:shipped@0,playout=greedy", "no search option")):
+                     ("az:shipped@0,playout=greedy", "no search option"),
+                     ("az:shipped@5,reuse=2", "reuse=1"), ("az:shipped@5,reuse=yes", "reuse=1"),
+                     ("az:shipped@0,reuse=1", "no search option")):
         with pytest.raises(ValueError, match=why):
             evaluate.resolve_agent(bad)
     with pytest.raises(FileNotFoundError, match="no AlphaZero checkpoint"):
@@ -238,6 +240,46 @@ def test_export_keeps_the_network_and_drops_the_optimiser(tmp_path, monkeypatch)
     torch.save({"model": {}}, tmp_path / "not_az.pt")
     with pytest.raises(ValueError, match="not an AlphaZero checkpoint"):
         alphazero.load_network(str(tmp_path / "not_az.pt"))
+
+
+def test_search_agent_reuses_each_games_tree_between_decisions():
+    """az:PATH@N,reuse=1: a game's tree keeps its statistics when it holds the
+    new position (here: the next action of the agent's own turn), so roots
+    start the move with more than one search's visits; without reuse they
+    never do. Decisions are legal, and the same whatever the worker count."""
+    from agents import evaluate
+
+    sims = 24
+    plain = evaluate.resolve_agent(f"az:shipped@{sims}")
+    reuse = evaluate.resolve_agent(f"az:shipped@{sims},reuse=1")
+    assert reuse.reuse and reuse.config.reuse_tree and reuse.name.endswith("-reuse")
+    assert not plain.reuse and not plain.config.reuse_tree
+    assert not evaluate.resolve_agent(f"az:shipped@{sims},reuse=0").reuse
+    most = {}
+    for agent in (plain, reuse):
+        batch = core.Batch(8, opponent="greedy", agent_seat=[0, 1] * 4, autoreset=False)
+        try:
+            out = batch.reset(seeds=list(range(40, 48)))
+            most[agent.name] = 0
+            for _ in range(30):
+                idx = np.flatnonzero(~out.terminated.astype(bool))
+                if not idx.size:
+                    break
+                actions = agent.act_in_batch(batch, idx)
+                assert out.masks[idx, actions].all(), "an illegal action"
+                visits = agent._search.root_visits()[idx]
+                # a forced move puts `sims` on its one action and is not searched
+                searched = (visits > 0).sum(1) > 1
+                if searched.any():
+                    most[agent.name] = max(most[agent.name], int(visits[searched].sum(1).max()))
+                batch.step_subset(idx, actions)
+        finally:
+            batch.close()
+    assert most[plain.name] <= sims
+    assert most[reuse.name] > sims, most
+    one = evaluate.play_match("az:shipped@8,reuse=1", "greedy", games=6, seed=2)
+    two = evaluate.play_match("az:shipped@8,reuse=1", "greedy", games=6, seed=2, workers=2)
+    assert (one.total, one.per_seat, one.per_deck) == (two.total, two.per_seat, two.per_deck)
 
 
 def test_init_starts_from_a_network_and_rollout_weight_reaches_self_play(tmp_path):
