@@ -30,6 +30,7 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
+from agents import keyed
 from agents.evaluate import result_for
 from agents.interrupt import Terminated, ignore_sigint, interrupt_name, sigterm_as_interrupt
 from agents.symmetry import permute_hands
@@ -511,7 +512,15 @@ class SearchAgent:
     same way). Each decision still runs ``simulations`` new simulations.
     The position decides what is kept (``Search.set_roots_from_batch(...,
     keep=True)``), so a tree never lends statistics to another game.
+
+    Given ``keys`` (one per game: the harness's
+    :func:`agents.keyed.decision_keys`), each game's tree is reseeded from
+    the agent's seed and its key before the search, so the playouts of
+    ``rollout=W`` (the only random part: no noise, temperature 0) depend on
+    the game and the decision alone, not on the tree it landed in.
     """
+
+    takes_keys = True
 
     def __init__(self, net, simulations: int = 64, name: str = "alphazero", device: str = "cpu",
                  max_trees: int = 1024, seed: int = 0, c_puct: float = 1.25, rollout_weight: float = 0.0,
@@ -550,8 +559,19 @@ class SearchAgent:
         s.run(self.evaluate)
         return s.choose(0.0)[:n].copy()
 
-    def act_in_batch(self, batch: core.Batch, indices: Sequence[int]) -> np.ndarray:
+    def _seed_trees(self, s: Search, trees: np.ndarray, keys: Optional[np.ndarray]) -> None:
+        if keys is None or not self.config.rollout_weight:
+            return
+        for t, seed in zip(trees.tolist(), keyed.seeds(self.seed, keys).tolist()):
+            s.seed_tree(t, seed)
+
+    def act_in_batch(self, batch: core.Batch, indices: Sequence[int],
+                     keys: Optional[np.ndarray] = None) -> np.ndarray:
         idx = np.asarray(indices, dtype=np.int64)
+        if keys is not None:
+            keys = np.asarray(keys, np.uint64).reshape(-1)
+            if keys.shape != idx.shape:
+                raise ValueError(f"keys holds {keys.size} values for {idx.size} games")
         if self.simulations == 0:  # no search: the policy head alone, on the batch's observations
             out = batch.observe()
             return self._policy(out.obs[idx], out.masks[idx])
@@ -561,6 +581,7 @@ class SearchAgent:
             # run() has nothing to do for them.
             s = self._tree_count(batch.num_games)
             s.set_roots_from_batch(batch, idx, idx, keep=True)
+            self._seed_trees(s, idx, keys)
             s.run(self.evaluate)
             return s.choose(0.0)[idx].copy()
         out = np.zeros(len(idx), np.int64)
@@ -568,6 +589,7 @@ class SearchAgent:
             part = idx[start:start + self.max_trees]
             s = self._tree_count(len(part))
             s.set_roots_from_batch(batch, np.arange(len(part)), part)
+            self._seed_trees(s, np.arange(len(part)), None if keys is None else keys[start:start + len(part)])
             out[start:start + len(part)] = self._search_roots(s, len(part))
         return out
 

@@ -26,6 +26,7 @@ from typing import Any, Dict, Optional, Union
 import numpy as np
 import torch
 
+from agents import keyed
 from agents.networks import ActorCritic
 
 FORMAT = 1
@@ -98,14 +99,21 @@ class Policy:
       one forward pass.
 
     ``deterministic=True`` plays the most likely legal action; otherwise
-    actions are sampled with a generator seeded by ``seed``.
+    actions are sampled with a generator seeded by ``seed``, or, when the
+    caller passes ``keys`` (one uint64 per row: the evaluation harness's
+    :func:`agents.keyed.decision_keys`), with numbers that depend on ``seed``
+    and the row's key alone, so a game's actions do not depend on the other
+    games in the batch.
     """
+
+    takes_keys = True  # act / act_in_batch take keys= (agents.keyed)
 
     def __init__(self, network: ActorCritic, deterministic: bool = False, seed: int = 0, name: str = "policy"):
         self.network = network.eval()
         self.deterministic = deterministic
         self.name = name
-        self.generator = torch.Generator().manual_seed(int(seed))
+        self.seed = int(seed)
+        self.generator = torch.Generator().manual_seed(self.seed)
 
     @torch.no_grad()
     def probabilities(self, obs: np.ndarray, masks: np.ndarray) -> np.ndarray:
@@ -114,20 +122,26 @@ class Policy:
                                          torch.as_tensor(np.asarray(masks).astype(bool)))
         return torch.softmax(logits, -1).numpy()
 
+    def _choose(self, logits: torch.Tensor, keys: Optional[np.ndarray] = None) -> np.ndarray:
+        if self.deterministic:
+            return logits.argmax(-1).numpy().astype(np.int64)
+        probs = torch.softmax(logits, -1)
+        if keys is None:
+            return torch.multinomial(probs, 1, generator=self.generator).squeeze(-1).numpy().astype(np.int64)
+        keys = np.asarray(keys, np.uint64).reshape(-1)
+        if keys.shape[0] != probs.shape[0]:
+            raise ValueError(f"keys holds {keys.shape[0]} values for {probs.shape[0]} rows")
+        return keyed.sample(probs.numpy(), keyed.uniforms(self.seed, keys))
+
     @torch.no_grad()
-    def act(self, obs: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    def act(self, obs: np.ndarray, masks: np.ndarray, keys: Optional[np.ndarray] = None) -> np.ndarray:
         """One legal action per row: ``obs`` float32 ``[N, 326]``, ``masks`` ``[N, 256]`` (bool or 0/1)."""
         obs_t = torch.as_tensor(np.asarray(obs, dtype=np.float32))
         mask_t = torch.as_tensor(np.asarray(masks).astype(bool, copy=False))
         single = obs_t.ndim == 1
         if single:
             obs_t, mask_t = obs_t[None], mask_t[None]
-        logits = self.network.get_logits(obs_t, mask_t)
-        if self.deterministic:
-            actions = logits.argmax(-1)
-        else:
-            actions = torch.multinomial(torch.softmax(logits, -1), 1, generator=self.generator).squeeze(-1)
-        actions = actions.numpy().astype(np.int64)
+        actions = self._choose(self.network.get_logits(obs_t, mask_t), keys)
         return actions[0] if single else actions
 
     def __call__(self, observation: np.ndarray, action_mask: np.ndarray) -> int:
@@ -149,15 +163,8 @@ class AfterstatePolicy(Policy):
 
     needs_game = True
 
-    def _choose(self, logits: torch.Tensor) -> np.ndarray:
-        if self.deterministic:
-            actions = logits.argmax(-1)
-        else:
-            actions = torch.multinomial(torch.softmax(logits, -1), 1, generator=self.generator).squeeze(-1)
-        return actions.numpy().astype(np.int64)
-
     @torch.no_grad()
-    def act_in_batch(self, batch, indices) -> np.ndarray:
+    def act_in_batch(self, batch, indices, keys: Optional[np.ndarray] = None) -> np.ndarray:
         """One legal action for each game ``indices`` of ``batch`` (none may be over)."""
         idx = np.asarray(indices, dtype=np.int64)
         # Rewrites the batch's own output with the current observations, masks and players to move (what
@@ -167,7 +174,7 @@ class AfterstatePolicy(Policy):
         masks = torch.as_tensor(np.asarray(view.masks[idx]).astype(bool))
         logits = self.network.get_logits(torch.as_tensor(np.asarray(view.obs[idx], dtype=np.float32)), masks,
                                          (torch.as_tensor(after_obs), torch.as_tensor(result)))
-        return self._choose(logits)
+        return self._choose(logits, keys)
 
     @torch.no_grad()
     def act_game(self, game) -> int:
@@ -178,7 +185,7 @@ class AfterstatePolicy(Policy):
                                          (torch.as_tensor(after_obs), torch.as_tensor(result)))
         return int(self._choose(logits)[0])
 
-    def act(self, obs, masks):
+    def act(self, obs, masks, keys=None):
         raise TypeError("an afterstate policy needs the game, not only its observation: use act_game(game), "
                         "act_in_batch(batch, indices) or essence-wars eval")
 

@@ -28,6 +28,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from agents import keyed
 from essence_wars import core
 
 AgentSpec = Union[str, object]
@@ -224,12 +225,30 @@ def _schedule(games: int, decks: Sequence[str], seed: int):
 # playing
 
 
-def _act(agent, batch, out, idx) -> np.ndarray:
+class _Decisions:
+    """Per-game decision counters of a chunk, for the keys of
+    :mod:`agents.keyed`: an agent that takes keys draws its random numbers
+    from (its seed, schedule game, decision number), so a game plays the
+    same whichever chunk or worker it lands in."""
+
+    def __init__(self, sched):
+        self.games = np.array([g for g, *_ in sched], np.uint64)
+        self.count = np.zeros(len(sched), np.uint64)
+
+    def keys(self, idx: np.ndarray) -> np.ndarray:
+        k = keyed.decision_keys(self.games[idx], self.count[idx])
+        self.count[idx] += np.uint64(1)
+        return k
+
+
+def _act(agent, batch, out, idx, decisions: _Decisions) -> np.ndarray:
     """The agent's actions for games ``idx``: a search agent searches on the
-    batch's games themselves, a policy reads their observations and masks."""
+    batch's games themselves, a policy reads their observations and masks.
+    Agents that take keys get each game's decision keys."""
+    kw = {"keys": decisions.keys(idx)} if getattr(agent, "takes_keys", False) else {}
     if hasattr(agent, "act_in_batch"):
-        return agent.act_in_batch(batch, idx)
-    return agent.act(out.obs[idx], out.masks[idx])
+        return agent.act_in_batch(batch, idx, **kw)
+    return agent.act(out.obs[idx], out.masks[idx], **kw)
 
 
 def _policy_vs_bot(policy, bot: str, sched, mode: str) -> List[int]:
@@ -237,6 +256,7 @@ def _policy_vs_bot(policy, bot: str, sched, mode: str) -> List[int]:
     n = len(sched)
     seats = [s for _, s, _, _, _ in sched]
     batch = core.Batch(n, opponent=bot, agent_seat=seats, mode=mode, autoreset=False)
+    decisions = _Decisions(sched)
     try:
         for i, (_, seat, da, db, _) in enumerate(sched):
             batch.set_decks(*((da, db) if seat == 0 else (db, da)), mode, index=i)
@@ -248,7 +268,7 @@ def _policy_vs_bot(policy, bot: str, sched, mode: str) -> List[int]:
         results[~live] = np.sign(out.rewards[~live]).astype(np.int64)
         while live.any():
             idx = np.flatnonzero(live)
-            actions = _act(policy, batch, out, idx)
+            actions = _act(policy, batch, out, idx, decisions)
             batch.step_subset(idx, actions)
             ended = idx[out.terminated[idx].astype(bool)]
             results[ended] = np.sign(out.rewards[ended]).astype(np.int64)
@@ -262,6 +282,7 @@ def _policy_vs_policy(policy_a, policy_b, sched, mode: str) -> List[int]:
     """Results (for A) of self-play games; each step one forward pass per policy."""
     n = len(sched)
     batch = core.Batch(n, mode=mode, autoreset=False)
+    decisions = _Decisions(sched)
     try:
         for i, (_, seat, da, db, _) in enumerate(sched):
             batch.set_decks(*((da, db) if seat == 0 else (db, da)), mode, index=i)
@@ -275,7 +296,7 @@ def _policy_vs_policy(policy_a, policy_b, sched, mode: str) -> List[int]:
             a_turn = out.current_player[idx] == seat_a[idx]
             for who, sel in ((policy_a, idx[a_turn]), (policy_b, idx[~a_turn])):
                 if sel.size:
-                    actions[sel] = _act(who, batch, out, sel)
+                    actions[sel] = _act(who, batch, out, sel, decisions)
             batch.step_subset(idx, actions[idx])
             done = out.terminated[idx].astype(bool)
             ended = idx[done]
@@ -337,9 +358,12 @@ def play_match(agent: AgentSpec, opponent: AgentSpec, games: int = 1000, decks: 
     With ``workers`` > 1 the chunks are played in that many processes (the
     agents must be given by name: bot names, paths, ``az:`` specs), and the
     chunk is at most a quarter of a worker's share, so the progress bar moves.
-    Each chunk starts its agents afresh from ``seed`` (a sampling policy's
-    generator, a search's noise), so the result is a function of ``seed``,
-    ``games`` and the chunk size: the same for the same ``workers``.
+    The result is a function of ``seed`` and ``games`` alone, whatever the
+    chunk size and the worker count: the deals and the bots are seeded per
+    game, and the agents here (sampling policies, searches with playouts)
+    draw their random numbers from their seed and each game's decision keys
+    (:mod:`agents.keyed`). A third-party agent without ``takes_keys`` keeps
+    its own generator, and its results then depend on the chunking.
     """
     import time
 
