@@ -403,14 +403,28 @@ def markdown(report: Dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def update_results_md(text: str, path: Path = RESULTS_MD) -> None:
-    """Replaces the generated block of the training section of RESULTS.md (the prose around it stays)."""
+def markers(hidden: int = Workload.hidden):
+    """The generated block's markers in RESULTS.md: one block for the default
+    width, and one per other width (``--hidden``), so a run at SB3's default
+    64 units does not overwrite the matched 256-unit one."""
+    if hidden == Workload.hidden:
+        return BEGIN, END
+    return BEGIN.replace("training:", f"training-h{hidden}:"), END.replace("training:", f"training-h{hidden}:")
+
+
+def update_results_md(text: str, path: Path = RESULTS_MD, hidden: int = Workload.hidden) -> None:
+    """Replaces the generated block of the training section of RESULTS.md (the prose around it stays);
+    a width without a block yet gets one after the default block."""
+    begin, end = markers(hidden)
     old = path.read_text()
     if BEGIN not in old or END not in old:
         old = old.rstrip() + f"\n\n## Training throughput: our PPO vs SB3 MaskablePPO\n\n{BEGIN}\n{END}\n"
-    head, rest = old.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    path.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}")
+    if begin not in old or end not in old:
+        head, tail = old.split(END, 1)
+        old = f"{head}{END}\n\n{begin}\n{end}{tail}"
+    head, rest = old.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    path.write_text(f"{head}{begin}\n{text}\n{end}{tail}")
 
 
 # ---------------------------------------------------------------------------
@@ -440,12 +454,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--iterations", type=int, default=None, help="timed PPO iterations of ours")
     p.add_argument("--sb3-iterations", type=int, default=None, help="timed PPO iterations of SB3")
     p.add_argument("--warmup", type=int, default=None, help="untimed iterations first (default 1)")
+    p.add_argument("--hidden", type=int, default=None,
+                   help=f"units per hidden layer of both sides' actor and critic (default {Workload.hidden}; SB3's "
+                   "own default MlpPolicy has 64); a width other than the default gets its own RESULTS.md block "
+                   "and JSON name")
     p.add_argument("--out", type=Path, default=RESULTS_DIR, help="directory of the JSON (default benchmarks/results)")
     p.add_argument("--no-results-md", action="store_true", help="do not update benchmarks/RESULTS.md")
     p.add_argument("--render", type=Path, metavar="JSON", help="measure nothing: rewrite RESULTS.md's block from a JSON")
     args = p.parse_args(argv)
     if args.render:
-        update_results_md(markdown(json.loads(args.render.read_text())))
+        rendered = json.loads(args.render.read_text())
+        update_results_md(markdown(rendered), hidden=rendered["workload"]["hidden"])
         print(f"table: {RESULTS_MD} (from {args.render})")
         return 0
 
@@ -454,8 +473,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ours_specs = args.ours.split(",") if args.ours is not None else ours_specs
     sb3_specs = args.sb3.split(",") if args.sb3 is not None else sb3_specs
     rounds = args.rounds or rounds
+    if args.hidden is not None and not 1 <= args.hidden <= 4096:
+        p.error(f"--hidden must be in 1..4096, got {args.hidden}")
     for field, value in (("iterations", args.iterations), ("sb3_iterations", args.sb3_iterations),
-                         ("warmup", args.warmup)):
+                         ("warmup", args.warmup), ("hidden", args.hidden)):
         if value is not None:
             workload = replace(workload, **{field: value})
     contenders = [("ours", parse_spec(s, "ours")) for s in ours_specs if s.strip()]
@@ -529,11 +550,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     text = markdown(report)
     print("\n" + text, flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"training-{report['date']}{'' if mode == 'default' else '-' + mode}.json"
+    width = "" if workload.hidden == Workload.hidden else f"-h{workload.hidden}"
+    path = args.out / f"training-{report['date']}{width}{'' if mode == 'default' else '-' + mode}.json"
     path.write_text(json.dumps(report, indent=1, default=float) + "\n")
     print(f"\nresults: {path}", flush=True)
     if mode == "default" and not args.no_results_md:
-        update_results_md(text)
+        update_results_md(text, hidden=workload.hidden)
         print(f"table: {RESULTS_MD}", flush=True)
     return 0
 

@@ -112,3 +112,18 @@ def test_a_run_where_every_contender_fails_writes_nothing(bench, tmp_path, monke
     assert code == 1
     assert written == [] and list(tmp_path.iterdir()) == []
     assert "every contender failed" in capsys.readouterr().err
+
+
+def test_results_md_keeps_one_block_per_width(bench, tmp_path):
+    md = tmp_path / "RESULTS.md"
+    md.write_text(f"# Peers\n\nprose\n\n{bench.BEGIN}\nold 256\n{bench.END}\n\nafter\n")
+    bench.update_results_md("new 64", md, hidden=64)
+    bench.update_results_md("new 256", md)
+    bench.update_results_md("newer 64", md, hidden=64)
+    text = md.read_text()
+    begin64, end64 = bench.markers(64)
+    assert text.count(begin64) == 1 and text.count(bench.BEGIN) == 1
+    assert "new 256" in text and "newer 64" in text and "old 256" not in text and "new 64\n" not in text
+    assert text.index(bench.END) < text.index(begin64) < text.index("newer 64") < text.index(end64) < text.index("after")
+    with pytest.raises(SystemExit):
+        bench.main(["--hidden", "0", "--ours", "", "--sb3", ""])
