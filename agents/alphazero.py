@@ -569,9 +569,7 @@ class SearchAgent:
                      keys: Optional[np.ndarray] = None) -> np.ndarray:
         idx = np.asarray(indices, dtype=np.int64)
         if keys is not None:
-            keys = np.asarray(keys, np.uint64).reshape(-1)
-            if keys.shape != idx.shape:
-                raise ValueError(f"keys holds {keys.size} values for {idx.size} games")
+            keys = keyed.check(keys, idx.size)
         if self.simulations == 0:  # no search: the policy head alone, on the batch's observations
             out = batch.observe()
             return self._policy(out.obs[idx], out.masks[idx])

@@ -128,10 +128,7 @@ class Policy:
         probs = torch.softmax(logits, -1)
         if keys is None:
             return torch.multinomial(probs, 1, generator=self.generator).squeeze(-1).numpy().astype(np.int64)
-        keys = np.asarray(keys, np.uint64).reshape(-1)
-        if keys.shape[0] != probs.shape[0]:
-            raise ValueError(f"keys holds {keys.shape[0]} values for {probs.shape[0]} rows")
-        return keyed.sample(probs.numpy(), keyed.uniforms(self.seed, keys))
+        return keyed.sample(probs.numpy(), keyed.uniforms(self.seed, keyed.check(keys, probs.shape[0])))
 
     @torch.no_grad()
     def act(self, obs: np.ndarray, masks: np.ndarray, keys: Optional[np.ndarray] = None) -> np.ndarray:

@@ -35,6 +35,14 @@ def decision_keys(games: np.ndarray, decisions: np.ndarray) -> np.ndarray:
     return (np.asarray(games, np.uint64) << np.uint64(32)) | np.asarray(decisions, np.uint64)
 
 
+def check(keys, n: int) -> np.ndarray:
+    """``keys`` as a flat uint64 array of ``n`` values, or a ValueError naming the mismatch."""
+    keys = np.asarray(keys, np.uint64).reshape(-1)
+    if keys.size != n:
+        raise ValueError(f"keys holds {keys.size} values for {n} rows")
+    return keys
+
+
 def seeds(seed: int, keys: np.ndarray) -> np.ndarray:
     """One 64-bit seed per key for an agent seeded ``seed``."""
     return mix(mix(np.uint64(int(seed) & 0xFFFFFFFFFFFFFFFF)) ^ np.asarray(keys, np.uint64))

@@ -531,7 +531,7 @@ pub extern "C" fn ew_search_set_roots_from_batch(
     batch_indices: *const u32,
     n: usize,
 ) -> EwStatus {
-    guard(|| roots_from_batch(search, batch, tree_indices, batch_indices, n, None))
+    guard(|| roots_from_batch(search, batch, tree_indices, batch_indices, n, false, None))
 }
 
 /// As `ew_search_set_roots_from_batch`, but a tree whose old statistics hold
@@ -553,19 +553,20 @@ pub extern "C" fn ew_search_set_roots_from_batch_keeping(
 ) -> EwStatus {
     guard(|| {
         let flags = if kept.is_null() || n == 0 { None } else { Some(out_buf(kept, n, n, "kept")?) };
-        roots_from_batch(search, batch, tree_indices, batch_indices, n, Some(flags))
+        roots_from_batch(search, batch, tree_indices, batch_indices, n, true, flags)
     })
 }
 
-/// The body of both: `keep` is `None` to drop the old trees, `Some(flags)` to
-/// keep matching subtrees (and report them into `flags`, if given).
+/// The body of both: `keep` keeps matching subtrees (reported into `kept`,
+/// if given); without it the old trees are dropped.
 fn roots_from_batch(
     search: *mut EwSearch,
     batch: *mut EwBatch,
     tree_indices: *const u32,
     batch_indices: *const u32,
     n: usize,
-    keep: Option<Option<&mut [u8]>>,
+    keep: bool,
+    mut kept: Option<&mut [u8]>,
 ) -> Result<(), Failure> {
     let s = search_mut(search)?;
     if n == 0 {
@@ -590,19 +591,15 @@ fn roots_from_batch(
     if s.awaiting_evaluation() {
         return fail(EW_ERR_BAD_ARGUMENT, "cannot set roots while leaves await evaluation: call expand first");
     }
-    match keep {
-        None => {
-            for (&t, g) in trees.iter().zip(copies) {
-                s.set_root(t as usize, Some(g))?;
-            }
-        }
-        Some(mut flags) => {
-            for (k, (&t, g)) in trees.iter().zip(copies).enumerate() {
-                let kept = s.set_root_keeping(t as usize, g)?;
-                if let Some(f) = flags.as_deref_mut() {
-                    f[k] = kept as u8;
-                }
-            }
+    for (k, (&t, g)) in trees.iter().zip(copies).enumerate() {
+        let statistics_kept = if keep {
+            s.set_root_keeping(t as usize, g)?
+        } else {
+            s.set_root(t as usize, Some(g))?;
+            false
+        };
+        if let Some(f) = kept.as_deref_mut() {
+            f[k] = statistics_kept as u8;
         }
     }
     Ok(())
