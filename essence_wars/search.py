@@ -322,22 +322,45 @@ class Search:
         vp = self._values_p if values is None else _buffer(values, np.float32, (self.rows,), "values")
         self._check(lib.ew_search_expand(self._handle(), pp, self.rows * NUM_ACTIONS, vp, self.rows))
 
-    def run(self, evaluate: Callable[[np.ndarray, np.ndarray], Tuple[np.ndarray, np.ndarray]]) -> int:
+    def leaf_afterstates(self) -> Tuple[np.ndarray, np.ndarray]:
+        """Between :meth:`select` (with leaves) and :meth:`expand`: the
+        afterstates of every pending leaf, for networks that score each action
+        by the position it leads to. Returns ``(obs [R, 326] float32, result
+        [R] float32)``: one row per legal action of each leaf, leaves in row
+        order, actions ascending (the layout of
+        :meth:`essence_wars.core.Batch.afterstates`), so row r is the r-th set
+        bit of ``masks[leaf_rows()]`` read row by row; ``result`` is the
+        mover's result after the action (+1 won, -1 lost, 0 otherwise)."""
+        rows = int(self.masks[self.flags.astype(bool)].sum(dtype=np.int64))
+        obs = np.empty((rows, OBS_SIZE), np.float32)
+        result = np.empty(rows, np.float32)
+        count = ffi.new("uint32_t *")
+        self._check(lib.ew_search_leaf_afterstates(
+            self._handle(), ffi.from_buffer("float[]", obs, require_writable=True), obs.size,
+            ffi.from_buffer("float[]", result, require_writable=True), result.size, count))
+        return obs, result
+
+    def run(self, evaluate: Callable[..., Tuple[np.ndarray, np.ndarray]]) -> int:
         """Runs rounds until every tree has its simulations. ``evaluate(obs[n,326],
         masks[n,256]) -> (priors[n,256], values[n])`` is called once per round on
-        the flagged rows only. Returns the number of leaves evaluated."""
+        the flagged rows only. An ``evaluate`` with a true ``needs_afterstates``
+        attribute is called as ``evaluate(obs, masks, after=(after_obs,
+        after_result))`` with those rows' :meth:`leaf_afterstates`. Returns the
+        number of leaves evaluated."""
         total = 0
+        afterstates = bool(getattr(evaluate, "needs_afterstates", False))
         while True:
             n = self.select()
             if n == 0:
                 return total
+            extra = {"after": self.leaf_afterstates()} if afterstates else {}
             if n == self.rows:
-                p, v = evaluate(self.obs, self.masks)
+                p, v = evaluate(self.obs, self.masks, **extra)
                 self.priors[...] = p
                 self.values[...] = v
             else:
                 idx = self.leaf_rows()
-                p, v = evaluate(self.obs[idx], self.masks[idx])
+                p, v = evaluate(self.obs[idx], self.masks[idx], **extra)
                 self.priors[idx] = p
                 self.values[idx] = v
             self.expand()

@@ -632,6 +632,23 @@ EwStatus ew_search_expand(struct EwSearch *search,
                           const float *values,
                           size_t values_len);
 
+// Between `ew_search_select` (with leaves) and `ew_search_expand`: the
+// afterstates of every pending leaf, for networks that score each action by
+// the position it leads to (as `ew_game_afterstates` writes them for one
+// game), leaf after leaf in row order. Row r is the r-th set bit of the
+// flagged rows of the masks `ew_search_select` wrote, read row by row, so
+// the caller sizes the buffers from those masks: `obs_len` = bits*326
+// float32, `result_len` = bits (the mover's result after each action: +1
+// won, -1 lost, 0 otherwise). The count is also written to `num_rows`.
+// Nothing in the search changes. Without pending leaves, or with a buffer
+// of another size, it fails and writes nothing.
+EwStatus ew_search_leaf_afterstates(struct EwSearch *search,
+                                    float *obs,
+                                    size_t obs_len,
+                                    float *result,
+                                    size_t result_len,
+                                    uint32_t *num_rows);
+
 // Root visit counts per action into `out` (`len` = trees*256 float32):
 // zeros for trees without a running game; a forced move (one legal action)
 // gets `simulations` on it. With tree reuse, visits carried over count too.

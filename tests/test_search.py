@@ -298,6 +298,22 @@ def test_native_buffer_lengths_are_checked():
     assert lib.ew_search_select(h, ffi.cast("float *", fo), 2 * 326, ffi.cast("uint8_t *", fm), 513,
                                 ffi.cast("uint8_t *", ff), 2, n) == lib.EW_ERR_BAD_ARGUMENT
     assert lib.ew_search_expand(h, ffi.NULL, 0, ffi.NULL, 0) == lib.EW_ERR_BAD_ARGUMENT
+    # Leaf afterstates: only with leaves pending, into buffers of exactly the flagged masks' bits.
+    assert lib.ew_search_leaf_afterstates(h, ffi.NULL, 0, ffi.NULL, 0, n) == lib.EW_ERR_BAD_ARGUMENT
+    assert b"select" in ffi.string(lib.ew_search_last_error())
+    assert lib.ew_search_select(h, ffi.cast("float *", fo), 2 * 326, ffi.cast("uint8_t *", fm), 512,
+                                ffi.cast("uint8_t *", ff), 2, n) == lib.EW_OK
+    rows = int(masks.reshape(2, 256)[flags.astype(bool)].sum())
+    aobs, ares = np.full(rows * 326, np.nan, np.float32), np.full(rows, np.nan, np.float32)
+    fa, fr = ffi.cast("float *", ffi.from_buffer(aobs)), ffi.cast("float *", ffi.from_buffer(ares))
+    n[0] = 7
+    assert lib.ew_search_leaf_afterstates(h, fa, rows * 326 - 1, fr, rows, n) == lib.EW_ERR_BUFFER_TOO_SMALL
+    assert lib.ew_search_leaf_afterstates(h, fa, rows * 326, fr, rows + 1, n) == lib.EW_ERR_BAD_ARGUMENT
+    assert lib.ew_search_leaf_afterstates(h, ffi.NULL, rows * 326, fr, rows, n) == lib.EW_ERR_BAD_ARGUMENT
+    assert lib.ew_search_leaf_afterstates(h, fa, rows * 326, fr, rows, ffi.NULL) == lib.EW_ERR_BAD_ARGUMENT
+    assert n[0] == 7 and np.isnan(ares).all(), "refused calls write nothing"
+    assert lib.ew_search_leaf_afterstates(h, fa, rows * 326, fr, rows, n) == lib.EW_OK
+    assert n[0] == rows and not np.isnan(aobs).any()
     s.close()
 
 
@@ -341,3 +357,51 @@ def test_no_handle_leaks():
 
     gc.collect()
     assert live_searches() == before
+
+
+def test_leaf_afterstates_follow_the_leaf_rows():
+    games = [midgame(3), midgame(4)]
+    with Search(3, SearchConfig(simulations=12)) as s:
+        with pytest.raises(ValueError, match="select"):
+            s.leaf_afterstates()
+        s.set_root(0, games[0])
+        s.set_root(2, games[1])
+        assert s.select() == 2
+        obs, result = s.leaf_afterstates()
+        # A fresh tree's first leaf is its root: the roots' afterstates, in tree order.
+        want = [g.afterstates() for g in games]
+        np.testing.assert_array_equal(obs, np.concatenate([w[0] for w in want]))
+        np.testing.assert_array_equal(result, np.concatenate([w[1] for w in want]))
+        assert len(obs) == s.masks[s.leaf_rows()].sum()
+        s.priors[:] = 0
+        s.values[:] = 0
+        s.expand()
+        with pytest.raises(ValueError, match="select"):
+            s.leaf_afterstates()
+    with pytest.raises(core.ClosedError):
+        s.leaf_afterstates()
+
+
+def test_run_gives_afterstates_to_an_evaluator_that_asks():
+    class Scorer:
+        needs_afterstates = True
+
+        def __init__(self):
+            self.rows = 0
+
+        def __call__(self, obs, masks, after):
+            after_obs, after_result = after
+            assert after_obs.shape == (int(masks.sum()), 326) and after_result.shape == (int(masks.sum()),)
+            assert set(np.unique(after_result)) <= {-1.0, 0.0, 1.0}
+            self.rows += len(after_obs)
+            return features(obs, masks)
+
+    visits = []
+    for evaluate in (features, Scorer()):
+        with Search(2, SearchConfig(simulations=30), seed=5) as s:
+            s.set_root(0, midgame(6))
+            s.set_root(1, midgame(7))
+            s.run(evaluate)
+            visits.append(s.root_visits().copy())
+    assert evaluate.rows > 0
+    np.testing.assert_array_equal(visits[0], visits[1])  # the afterstates change nothing in the search

@@ -699,6 +699,42 @@ pub extern "C" fn ew_search_expand(
     })
 }
 
+/// Between `ew_search_select` (with leaves) and `ew_search_expand`: the
+/// afterstates of every pending leaf, for networks that score each action by
+/// the position it leads to (as `ew_game_afterstates` writes them for one
+/// game), leaf after leaf in row order. Row r is the r-th set bit of the
+/// flagged rows of the masks `ew_search_select` wrote, read row by row, so
+/// the caller sizes the buffers from those masks: `obs_len` = bits*326
+/// float32, `result_len` = bits (the mover's result after each action: +1
+/// won, -1 lost, 0 otherwise). The count is also written to `num_rows`.
+/// Nothing in the search changes. Without pending leaves, or with a buffer
+/// of another size, it fails and writes nothing.
+#[no_mangle]
+pub extern "C" fn ew_search_leaf_afterstates(
+    search: *mut EwSearch,
+    obs: *mut f32,
+    obs_len: usize,
+    result: *mut f32,
+    result_len: usize,
+    num_rows: *mut u32,
+) -> EwStatus {
+    guard(|| {
+        let s = search_mut(search)?;
+        if !s.awaiting_evaluation() {
+            return fail(
+                EW_ERR_BAD_ARGUMENT,
+                "no leaves await evaluation: call ew_search_select (and get leaves) first",
+            );
+        }
+        let rows = s.leaf_afterstate_rows();
+        let o = out_buf(obs, obs_len, rows * OBS_SIZE, "afterstate obs")?;
+        let r = out_buf(result, result_len, rows, "afterstate result")?;
+        check_ptr(num_rows, "num_rows")?;
+        let n = s.leaf_afterstates(o, r)?;
+        put(num_rows, n as u32, "num_rows")
+    })
+}
+
 /// Root visit counts per action into `out` (`len` = trees*256 float32):
 /// zeros for trees without a running game; a forced move (one legal action)
 /// gets `simulations` on it. With tree reuse, visits carried over count too.

@@ -878,6 +878,37 @@ impl Search {
         Ok(total)
     }
 
+    /// How many afterstate rows [`leaf_afterstates`](Search::leaf_afterstates)
+    /// writes now: the legal actions of every pending leaf (the set bits of
+    /// the flagged rows of `select`'s masks). 0 when no leaves are pending.
+    pub fn leaf_afterstate_rows(&self) -> usize {
+        self.trees.iter().flat_map(|t| t.pending.iter()).map(|l| l.game.legal_mask().count() as usize).sum()
+    }
+
+    /// For networks that score each action by the position it leads to: the
+    /// afterstates ([`Game::afterstates`]) of every pending leaf, leaf after
+    /// leaf in row order, each leaf's legal actions ascending, so row `r` of
+    /// the output is the `r`-th set bit of the flagged rows of `select`'s
+    /// masks read row by row. `obs_out` holds exactly
+    /// `leaf_afterstate_rows() * 326` floats and `result_out` one per row
+    /// (the mover's result: +1 won, -1 lost, 0 otherwise). Only between a
+    /// `select` that found leaves and its `expand`; the trees are not changed.
+    /// Returns the number of rows.
+    pub fn leaf_afterstates(&self, obs_out: &mut [f32], result_out: &mut [f32]) -> Result<usize, SearchError> {
+        if !self.awaiting {
+            return bad("no leaves await evaluation: call select (and get leaves) before leaf_afterstates");
+        }
+        let rows = self.leaf_afterstate_rows();
+        check_len("afterstate obs", obs_out.len(), rows * OBS_SIZE)?;
+        check_len("afterstate result", result_out.len(), rows)?;
+        let mut at = 0;
+        for leaf in self.trees.iter().flat_map(|t| t.pending.iter()) {
+            at += leaf.game.afterstates(&mut obs_out[at * OBS_SIZE..], &mut result_out[at..]);
+        }
+        debug_assert_eq!(at, rows);
+        Ok(rows)
+    }
+
     /// Step 2 of a round: `priors` (`rows * 256`, read as
     /// [`SearchConfig::priors`] says) and `values` (`rows`, for the player to
     /// move at each leaf, clamped to [-1, 1]) for the rows `select` flagged.

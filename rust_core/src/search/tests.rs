@@ -621,3 +621,45 @@ fn set_root_keeping_tracks_apply_over_many_moves() {
         }
     }
 }
+
+#[test]
+fn leaf_afterstates_are_the_pending_leaves_in_row_order() {
+    let ps = positions(3);
+    let mut s = Search::new(3, SearchConfig { leaves_per_tree: 2, ..quiet(16) }, 0).unwrap();
+    s.set_root(0, Some(ps[0])).unwrap();
+    s.set_root(2, Some(ps[2])).unwrap();
+    let rows = s.rows();
+    let (mut obs, mut masks, mut flags) = (vec![0.0; rows * OBS_SIZE], vec![0u8; rows * NUM_ACTIONS], vec![0u8; rows]);
+    assert!(s.leaf_afterstates(&mut [], &mut []).is_err(), "no select yet");
+    for round in 0..4 {
+        assert!(s.select(&mut obs, &mut masks, &mut flags).unwrap() > 0);
+        // The count is the set bits of the flagged mask rows.
+        let bits: usize = (0..rows)
+            .filter(|&r| flags[r] == 1)
+            .map(|r| masks[r * NUM_ACTIONS..(r + 1) * NUM_ACTIONS].iter().filter(|&&b| b == 1).count())
+            .sum();
+        assert_eq!(s.leaf_afterstate_rows(), bits, "round {round}");
+        let (mut ao, mut ar) = (vec![f32::NAN; bits * OBS_SIZE], vec![f32::NAN; bits]);
+        assert!(s.leaf_afterstates(&mut ao[1..], &mut ar).is_err());
+        assert!(s.leaf_afterstates(&mut ao, &mut ar[1..]).is_err());
+        assert!(ar.iter().all(|x| x.is_nan()), "a refused call writes nothing");
+        assert_eq!(s.leaf_afterstates(&mut ao, &mut ar).unwrap(), bits);
+        // Row by row: each flagged leaf's own afterstates, in row order.
+        let mut at = 0;
+        for r in (0..rows).filter(|&r| flags[r] == 1) {
+            let leaf = &s.tree(r / 2).pending[r % 2].game;
+            let mut o = [0f32; OBS_SIZE];
+            leaf.observe(&mut o);
+            assert_eq!(&obs[r * OBS_SIZE..(r + 1) * OBS_SIZE], &o[..], "row {r} is this leaf");
+            let n = leaf.legal_mask().count() as usize;
+            let (mut eo, mut er) = (vec![0.0; n * OBS_SIZE], vec![0.0; n]);
+            assert_eq!(leaf.afterstates(&mut eo, &mut er), n);
+            assert_eq!(&ao[at * OBS_SIZE..(at + n) * OBS_SIZE], &eo[..]);
+            assert_eq!(&ar[at..at + n], &er[..]);
+            at += n;
+        }
+        assert_eq!(at, bits);
+        s.expand(&vec![0.0; rows * NUM_ACTIONS], &vec![0.0; rows]).unwrap();
+        assert!(s.leaf_afterstates(&mut [], &mut []).is_err(), "after expand");
+    }
+}
