@@ -41,6 +41,19 @@ OBS_SIZE, NUM_ACTIONS = core.OBS_SIZE, core.NUM_ACTIONS
 
 #: The network shipped with the package (``az:shipped@N`` in ``essence-wars eval``;
 #: trained by the command in docs/ALPHAZERO.md, exported by :func:`export_network`).
+#: The playouts' names: a policy of ``essence_wars.search.ROLLOUT_POLICIES``, and with ``-det`` the
+#: same policy on a fresh deal of the undrawn cards (``SearchConfig.rollout_determinized``).
+PLAYOUTS = ROLLOUT_POLICIES + tuple(f"{p}-det" for p in ROLLOUT_POLICIES)
+
+
+def playout_config(name: str) -> dict:
+    """The ``SearchConfig`` fields of a playout name of :data:`PLAYOUTS`."""
+    if name not in PLAYOUTS:
+        raise ValueError(f"playout must be one of {', '.join(PLAYOUTS)}, got {name!r}")
+    policy, det, _ = name.partition("-det")
+    return {"rollout_policy": policy, "rollout_determinized": bool(det)}
+
+
 SHIPPED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "alphazero_essence_wars.pt")
 
 
@@ -76,7 +89,9 @@ class Args:
     rollout_policy: str = field(default="random", metadata={"help": "self-play search only: the playouts' policy "
                                                                    "with --rollout-weight > 0, random or greedy "
                                                                    "(the greedy bot's actions, about six times "
-                                                                   "dearer)"})
+                                                                   "dearer); with -det (random-det, greedy-det) "
+                                                                   "each playout deals the undrawn cards afresh, "
+                                                                   "so it does not see the hidden deck order"})
     temperature_actions: int = field(default=30, metadata={"help": "actions per game sampled at T=1, then T=0"})
     decks: str = field(default="", metadata={"help": "comma-separated decks to sample (default: all presets)"})
     mode: str = field(default="attrition", metadata={"help": "attrition or essence_duel"})
@@ -216,14 +231,15 @@ class SelfPlay:
         self.evaluate = evaluate
         self.decks = [d for d in args.decks.split(",") if d] or core.list_decks()
         self.rng = np.random.default_rng(seed)
+        playout = playout_config(args.rollout_policy)
         cfg = SearchConfig(simulations=args.simulations, c_puct=args.c_puct, dirichlet_alpha=args.dirichlet_alpha,
                            dirichlet_fraction=args.dirichlet_fraction, leaves_per_tree=args.leaves_per_tree,
-                           rollout_weight=args.rollout_weight, rollout_policy=args.rollout_policy)
+                           rollout_weight=args.rollout_weight, **playout)
         self.search = Search(args.num_games, cfg, seed=seed)
         self.full_config = cfg
         self.fast_config = SearchConfig(simulations=args.fast_simulations, c_puct=args.c_puct,
                                         dirichlet_fraction=0.0, leaves_per_tree=args.leaves_per_tree,
-                                        rollout_weight=args.rollout_weight, rollout_policy=args.rollout_policy)
+                                        rollout_weight=args.rollout_weight, **playout)
         self.fast_moves = 0
         self.next_seed = seed * 1_000_003
         self.actions_in_game = np.zeros(args.num_games, np.int64)
@@ -537,7 +553,7 @@ class SearchAgent:
         self.reuse = bool(reuse)
         self.config = SearchConfig(simulations=max(1, self.simulations), c_puct=c_puct, dirichlet_fraction=0.0,
                                    reuse_tree=self.reuse, rollout_weight=rollout_weight,
-                                   rollout_policy=rollout_policy)
+                                   **playout_config(rollout_policy))
         self.seed = seed
         self._search: Optional[Search] = None
 
@@ -770,8 +786,8 @@ def train(args: Args) -> dict:
         raise ValueError(f"augment must be '' or 'hands', got {args.augment!r}")
     if not 0.0 <= args.rollout_weight <= 1.0:
         raise ValueError(f"rollout_weight must be in [0, 1], got {args.rollout_weight}")
-    if args.rollout_policy not in ROLLOUT_POLICIES:
-        raise ValueError(f"rollout_policy must be random or greedy, got {args.rollout_policy!r}")
+    if args.rollout_policy not in PLAYOUTS:
+        raise ValueError(f"rollout_policy must be one of {', '.join(PLAYOUTS)}, got {args.rollout_policy!r}")
     if args.grow_blocks < 0 or (args.grow_blocks and not args.init):
         raise ValueError(f"grow_blocks must be >= 0 and needs --init (the network to grow), got {args.grow_blocks}"
                          + ("" if args.init else " without --init"))

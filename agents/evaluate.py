@@ -148,8 +148,7 @@ def resolve_agent(spec: AgentSpec, seed: int = 0, deterministic: bool = False):
         # An AlphaZero checkpoint searching at a budget: "az:PATH@SIMULATIONS[,rollout=W][,playout=P][,c_puct=C]
         # [,reuse=1]"; a
         # budget of 0 plays the network's most likely legal action with no search (the raw policy head).
-        from agents.alphazero import load_agent
-        from essence_wars.search import ROLLOUT_POLICIES
+        from agents.alphazero import PLAYOUTS, load_agent
 
         path, _, budget = spec[3:].rpartition("@") if "@" in spec else (spec[3:], "", "")
         sims, *options = budget.split(",") if budget else [""]
@@ -177,14 +176,14 @@ def resolve_agent(spec: AgentSpec, seed: int = 0, deterministic: bool = False):
                                      f"{value!r} in {spec!r}")
                 continue
             if key == "playout":
-                if value not in ROLLOUT_POLICIES:
-                    raise ValueError(f"playout=P needs random or greedy (the playouts' policy), got {value!r} "
-                                     f"in {spec!r}")
+                if value not in PLAYOUTS:
+                    raise ValueError(f"playout=P needs one of {', '.join(PLAYOUTS)} (the playouts' policy; -det: "
+                                     f"on a fresh deal of the undrawn cards), got {value!r} in {spec!r}")
                 rollout_policy = value
                 continue
             if key != "rollout":
                 raise ValueError(f"unknown option {opt!r} in {spec!r}: the options are rollout=W (W in [0, 1], the "
-                                 "weight of a playout in each leaf's value), playout=random|greedy (its policy), "
+                                 "weight of a playout in each leaf's value), playout=random|greedy[-det] (its policy), "
                                  "c_puct=C (the exploration constant, default 1.25) and reuse=1 (keep each "
                                  "game's tree between decisions)")
             try:
@@ -493,7 +492,8 @@ def configure_eval(p: argparse.ArgumentParser) -> None:
                         "network searching N simulations per move; N = 0 plays its policy head's most likely "
                         "legal action with no search; az:shipped@N is the packaged one; "
                         "az:PATH@N,rollout=W mixes a random playout into each leaf's value with weight W, and "
-                        "az:PATH@N,rollout=W,playout=greedy the greedy bot's playout; ,c_puct=C sets the search's "
+                        "az:PATH@N,rollout=W,playout=greedy the greedy bot's playout (playout=random-det or greedy-det: "
+                        "on a fresh deal of the undrawn cards, blind to the deck order); ,c_puct=C sets the search's "
                         "exploration constant, default 1.25; ,reuse=1 keeps each game's tree between decisions) "
                         "or a bot name (default: shipped)")
     p.add_argument("--opponent", nargs="+", default=["greedy"],

@@ -62,6 +62,10 @@ class SearchConfig:
     rollouts' actions for both players, ``"random"`` (uniform over the legal
     actions, the ``mcts-N`` playout) or ``"greedy"`` (the greedy bot's, the
     ``mcts-N-greedy`` playout: about six times dearer, and stronger).
+    ``rollout_determinized``: deal the undrawn cards of both decks afresh
+    before each rollout, so the rollouts do not see the deck order the
+    observation hides (the ``-det`` bots' deal); by default they draw the
+    cards the players really will draw, as ``mcts-N``'s do.
     """
 
     simulations: int = 64
@@ -75,6 +79,7 @@ class SearchConfig:
     reuse_tree: bool = True
     rollout_weight: float = 0.0
     rollout_policy: str = "random"
+    rollout_determinized: bool = False
 
     def _to_c(self):
         if self.priors not in _PRIORS:
@@ -93,6 +98,7 @@ class SearchConfig:
         c.reuse_tree = 1 if self.reuse_tree else 0
         c.rollout_weight = float(self.rollout_weight)
         c.rollout_policy = _ROLLOUTS[self.rollout_policy]
+        c.rollout_determinized = 1 if self.rollout_determinized else 0
         return c
 
     @classmethod
@@ -102,7 +108,8 @@ class SearchConfig:
                    leaves_per_tree=int(c.leaves_per_tree), virtual_loss=float(c.virtual_loss),
                    priors="logits" if c.priors == 0 else "probabilities", reuse_tree=bool(c.reuse_tree),
                    rollout_weight=float(c.rollout_weight),
-                   rollout_policy="random" if c.rollout_policy == 0 else "greedy")
+                   rollout_policy="random" if c.rollout_policy == 0 else "greedy",
+                   rollout_determinized=bool(c.rollout_determinized))
 
 
 def _last_error() -> str:

@@ -519,6 +519,9 @@ typedef struct EwSearchConfig {
     float rollout_weight;
     // The rollouts' policy: `EW_ROLLOUT_RANDOM` (default) or `EW_ROLLOUT_GREEDY`.
     uint32_t rollout_policy;
+    // 1: deal the undrawn cards afresh before each rollout, so rollouts do
+    // not see the hidden deck order; 0 (default): they draw the real cards.
+    uint32_t rollout_determinized;
 } EwSearchConfig;
 
 #ifdef __cplusplus

@@ -219,6 +219,12 @@ def test_export_keeps_the_network_and_drops_the_optimiser(tmp_path, monkeypatch)
     greedy_mix = evaluate.resolve_agent("az:shipped@5,playout=greedy,rollout=0.5")
     assert greedy_mix.config.rollout_policy == "greedy" and greedy_mix.name.endswith("rollout0.5-greedy")
     assert evaluate.play_match(greedy_mix, "random", games=4, seed=1).total.games == 4
+    assert not greedy_mix.config.rollout_determinized
+    blind = evaluate.resolve_agent("az:shipped@5,playout=greedy-det,rollout=0.5")
+    assert blind.config.rollout_policy == "greedy" and blind.config.rollout_determinized
+    assert blind.name.endswith("rollout0.5-greedy-det")
+    assert evaluate.play_match(blind, "random", games=4, seed=1).total.games == 4
+    assert alphazero.playout_config("random-det") == {"rollout_policy": "random", "rollout_determinized": True}
     explorer = evaluate.resolve_agent("az:shipped@5,c_puct=2.5")
     assert explorer.config.c_puct == 2.5 and explorer.name.endswith("-cpuct2.5")
     assert evaluate.resolve_agent("az:shipped@5").config.c_puct == 1.25
@@ -228,7 +234,8 @@ def test_export_keeps_the_network_and_drops_the_optimiser(tmp_path, monkeypatch)
                      ("az:shipped@5,c_puct=0", "C > 0"), ("az:shipped@5,c_puct=-1", "C > 0"),
                      ("az:shipped@5,c_puct=x", "C > 0"), ("az:shipped@5,c_puct=inf", "C > 0"),
                      ("az:shipped@0,c_puct=2", "no search option"),
-                     ("az:shipped@5,rollout=0.5,playout=smart", "random or greedy"),
+                     ("az:shipped@5,rollout=0.5,playout=smart", "random, greedy, random-det, greedy-det"),
+                     ("az:shipped@5,rollout=0.5,playout=det", "random, greedy"),
                      ("az:shipped@5,playout=greedy", "needs rollout=W"),
                      ("az:shipped@0,playout=greedy", "no search option"),
                      ("az:shipped@5,reuse=2", "reuse=1"), ("az:shipped@5,reuse=yes", "reuse=1"),
@@ -310,7 +317,7 @@ def test_init_starts_from_a_network_and_rollout_weight_reaches_self_play(tmp_pat
     out = train(tiny(tmp_path, run_dir=str(tmp_path / "mixed"), iterations=2, init=first, rollout_weight=0.5))
     assert out["state"]["iteration"] == 2 and out["state"]["positions"] > 0
     out = train(tiny(tmp_path, run_dir=str(tmp_path / "greedy"), iterations=1, init=first, rollout_weight=0.5,
-                     rollout_policy="greedy"))
+                     rollout_policy="greedy-det"))
     assert out["state"]["iteration"] == 1 and out["state"]["positions"] > 0
     with pytest.raises(ValueError, match="rollout_weight"):
         train(tiny(tmp_path, run_dir=str(tmp_path / "bad"), rollout_weight=1.5))

@@ -87,6 +87,9 @@ pub struct EwSearchConfig {
     pub rollout_weight: f32,
     /// The rollouts' policy: `EW_ROLLOUT_RANDOM` (default) or `EW_ROLLOUT_GREEDY`.
     pub rollout_policy: u32,
+    /// 1: deal the undrawn cards afresh before each rollout, so rollouts do
+    /// not see the hidden deck order; 0 (default): they draw the real cards.
+    pub rollout_determinized: u32,
 }
 
 impl From<SearchConfig> for EwSearchConfig {
@@ -109,6 +112,7 @@ impl From<SearchConfig> for EwSearchConfig {
                 Rollout::Random => EW_ROLLOUT_RANDOM,
                 Rollout::Greedy => EW_ROLLOUT_GREEDY,
             },
+            rollout_determinized: c.rollout_determinized as u32,
         }
     }
 }
@@ -138,6 +142,12 @@ impl EwSearchConfig {
         if self.reuse_tree > 1 {
             return fail(EW_ERR_BAD_ARGUMENT, format!("reuse_tree must be 0 or 1, got {}", self.reuse_tree));
         }
+        if self.rollout_determinized > 1 {
+            return fail(
+                EW_ERR_BAD_ARGUMENT,
+                format!("rollout_determinized must be 0 or 1, got {}", self.rollout_determinized),
+            );
+        }
         let c = SearchConfig {
             simulations: self.simulations,
             c_puct: self.c_puct,
@@ -150,6 +160,7 @@ impl EwSearchConfig {
             reuse_tree: self.reuse_tree == 1,
             rollout_weight: self.rollout_weight,
             rollout_policy,
+            rollout_determinized: self.rollout_determinized == 1,
         };
         c.validate()?;
         Ok(c)

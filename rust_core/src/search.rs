@@ -44,7 +44,7 @@
 //! nodes live in one arena `Vec` whose allocation is reused from move to move.
 
 use crate::actions::NUM_ACTIONS;
-use crate::bots::mcts::{play_out, Rollout, DEFAULT_ROLLOUT_CAP};
+use crate::bots::mcts::{play_out, reshuffle_undrawn, Rollout, DEFAULT_ROLLOUT_CAP};
 use crate::encoding::OBS_SIZE;
 use crate::rng::Rng;
 use crate::state::Game;
@@ -92,6 +92,12 @@ pub struct SearchConfig {
     /// actions (the default, the `mcts-N` bot's playout) or the greedy bot's
     /// (the `mcts-N-greedy` playout, about six times dearer).
     pub rollout_policy: Rollout,
+    /// Deal the undrawn cards of both decks afresh before each rollout, so
+    /// the rollouts do not see the deck order the observation hides (the
+    /// `-det` bots' deal). Off by default: a rollout then draws the cards
+    /// the players really will draw, as `mcts-N`'s do. The tree itself
+    /// always plays the real game.
+    pub rollout_determinized: bool,
 }
 
 impl Default for SearchConfig {
@@ -108,6 +114,7 @@ impl Default for SearchConfig {
             reuse_tree: true,
             rollout_weight: 0.0,
             rollout_policy: Rollout::Random,
+            rollout_determinized: false,
         }
     }
 }
@@ -539,17 +546,21 @@ impl Tree {
         let mut value = value.clamp(-1.0, 1.0);
         if cfg.rollout_weight > 0.0 {
             let w = cfg.rollout_weight;
-            value = (1.0 - w) * value + w * self.rollout(&leaf.game, cfg.rollout_policy);
+            value = (1.0 - w) * value + w * self.rollout(&leaf.game, cfg);
         }
         self.backup(node, value);
         self.sims += 1;
     }
 
     /// The result, for the player to move in `game`, of playing it out with
-    /// `policy` for both players (the MCTS bot's playout).
-    fn rollout(&mut self, game: &Game, policy: Rollout) -> f32 {
+    /// `cfg.rollout_policy` for both players (the MCTS bot's playout), on a
+    /// fresh deal of the undrawn cards with `cfg.rollout_determinized`.
+    fn rollout(&mut self, game: &Game, cfg: &SearchConfig) -> f32 {
         let mut g = *game;
-        play_out(&mut g, policy, DEFAULT_ROLLOUT_CAP, &mut self.rng)[game.current_player()]
+        if cfg.rollout_determinized {
+            reshuffle_undrawn(&mut g, &mut self.rng);
+        }
+        play_out(&mut g, cfg.rollout_policy, DEFAULT_ROLLOUT_CAP, &mut self.rng)[game.current_player()]
     }
 
     /// Visits per root action (`out` has 256 entries). A forced move gets the

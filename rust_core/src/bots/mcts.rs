@@ -240,13 +240,7 @@ impl MctsBot {
     fn simulate(&mut self, root: &Game) {
         let mut game = *root;
         if self.determinize {
-            // Sorted first, so the sample depends only on which cards are
-            // left, never on their true order.
-            for p in &mut game.players {
-                let undrawn = &mut p.deck[..p.deck_len as usize];
-                undrawn.sort_unstable();
-                self.rng.shuffle(undrawn);
-            }
+            reshuffle_undrawn(&mut game, &mut self.rng);
         }
         self.path.clear();
         self.path.push(0);
@@ -337,6 +331,18 @@ impl MctsBot {
     /// Plays the game out with the rollout policy; the rewards of both seats.
     fn play_out(&mut self, game: &mut Game) -> [f32; 2] {
         play_out(game, self.rollout, self.rollout_cap, &mut self.rng)
+    }
+}
+
+/// Deals both players' undrawn cards afresh from `rng`: a sample of the
+/// decks the observation cannot tell apart (it hides their order). Sorted
+/// first, so the sample depends only on which cards are left, never on
+/// their true order. The determinized bot's and playouts' deal.
+pub fn reshuffle_undrawn(game: &mut Game, rng: &mut Rng) {
+    for p in &mut game.players {
+        let undrawn = &mut p.deck[..p.deck_len as usize];
+        undrawn.sort_unstable();
+        rng.shuffle(undrawn);
     }
 }
 

@@ -243,6 +243,37 @@ fn rollout_policy_chooses_the_playouts_actions() {
     assert_eq!(SearchConfig::default().rollout_policy, Rollout::Random);
 }
 
+/// `rollout_determinized` deals the undrawn cards afresh before each
+/// playout: two positions that differ only in the deck order give the same
+/// playout results from the same generator, which plain playouts (drawing
+/// the real cards) do not.
+#[test]
+fn determinized_rollouts_do_not_see_the_deck_order() {
+    let mut plain_differs = false;
+    for (k, g) in positions(6).into_iter().enumerate() {
+        let mut other = g;
+        let mut rng = Rng::new(k as u64 + 100);
+        for p in &mut other.players {
+            let n = p.deck_len as usize;
+            rng.shuffle(&mut p.deck[..n]);
+        }
+        if other == g {
+            continue; // too few cards left to reorder
+        }
+        for policy in [Rollout::Random, Rollout::Greedy] {
+            let results = |game: &Game, det: bool| -> Vec<f32> {
+                let cfg = SearchConfig { rollout_policy: policy, rollout_determinized: det, ..quiet(1) };
+                let mut t = Tree::new(k as u64);
+                (0..24).map(|_| t.rollout(game, &cfg)).collect()
+            };
+            assert_eq!(results(&g, true), results(&other, true), "position {k}: determinized playouts saw the order");
+            plain_differs |= results(&g, false) != results(&other, false);
+        }
+    }
+    assert!(plain_differs, "plain playouts never depended on the deck order");
+    assert!(!SearchConfig::default().rollout_determinized);
+}
+
 /// Swapping the seats (boards, hands, decks, whose move) is the same position
 /// for the player to move: the same visits and the same value.
 #[test]
