@@ -72,6 +72,9 @@ class Args:
     lr: float = field(default=1e-3, metadata={"help": "AdamW learning rate (cosine to lr/20 over the epochs)"})
     weight_decay: float = field(default=1e-4, metadata={"help": "AdamW weight decay"})
     value_coef: float = field(default=1.0, metadata={"help": "weight of the value loss"})
+    policy_coef: float = field(default=1.0, metadata={"help": "weight of the policy loss (0: the value target "
+                                                             "alone; the trunk is shared, so the priors still "
+                                                             "move)"})
     q_weight: float = field(default=0.5, metadata={"help": "value target = (1 - q_weight) * result + q_weight * "
                                                           "the bot's root value, both for the player to move"})
     torch_threads: int = field(default=0, metadata={"help": "torch CPU threads for distillation (0: torch's default)"})
@@ -233,6 +236,9 @@ def distill(args: Args, data: dict, progress: bool = True) -> dict:
         raise ValueError(f"q_weight must be in [0, 1], got {args.q_weight}")
     if args.epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {args.epochs}")
+    if not (args.policy_coef >= 0 and args.value_coef >= 0 and args.policy_coef + args.value_coef > 0):
+        raise ValueError(f"policy_coef and value_coef must be >= 0 and not both 0, got {args.policy_coef} and "
+                         f"{args.value_coef}")
     if args.torch_threads:
         torch.set_num_threads(args.torch_threads)
     torch.manual_seed(args.seed)
@@ -283,7 +289,7 @@ def distill(args: Args, data: dict, progress: bool = True) -> dict:
             for s in range(steps_per_epoch):
                 idx = np.sort(order[s * args.batch_size:(s + 1) * args.batch_size])
                 p, v = _losses(net, *(c[idx] for c in cols))
-                loss = p + args.value_coef * v
+                loss = args.policy_coef * p + args.value_coef * v
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
@@ -299,7 +305,7 @@ def distill(args: Args, data: dict, progress: bool = True) -> dict:
                 writer.add_scalar(f"heldout/{k}", h[k], epoch)
             writer.add_scalar("losses/policy_loss", h["train_policy_loss"], epoch)
             writer.add_scalar("losses/value_loss", h["train_value_loss"], epoch)
-            score = h["policy_loss"] + args.value_coef * h["value_loss"]
+            score = args.policy_coef * h["policy_loss"] + args.value_coef * h["value_loss"]
             is_best = best is None or score < best[0]
             if is_best:
                 best = (score, epoch)

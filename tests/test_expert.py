@@ -99,6 +99,9 @@ def test_bad_settings_fail_before_any_game(tmp_path):
         expert.distill(small(tmp_path, q_weight=1.5), data, progress=False)
     with pytest.raises(ValueError, match="epochs"):
         expert.distill(small(tmp_path, epochs=0), data, progress=False)
+    for coefs in (dict(policy_coef=-1.0), dict(value_coef=-0.5), dict(policy_coef=0.0, value_coef=0.0)):
+        with pytest.raises(ValueError, match="policy_coef and value_coef"):
+            expert.distill(small(tmp_path, **coefs), data, progress=False)
 
 
 def greedy_teacher_data(games: int, seed: int = 0) -> dict:
@@ -133,6 +136,17 @@ def test_distillation_learns_a_teacher_on_held_out_games(tmp_path):
     assert best["policy_kl"] < out["before"]["policy_kl"] - 0.1, out
     ckpt = torch.load(out["checkpoint"], weights_only=False)
     assert ckpt["state"]["epoch"] == out["best_epoch"] and ckpt["kind"] == "expert"
+
+
+def test_value_only_distillation_learns_the_value_and_keeps_the_best_value_epoch(tmp_path):
+    data = greedy_teacher_data(40)
+    # A per-position value target a network can learn: the life difference, squashed.
+    data["q"] = np.tanh(4 * (data["obs"][:, 3] - data["obs"][:, 10])).astype(np.float32)
+    out = expert.distill(small(tmp_path, epochs=5, width=64, lr=3e-3, policy_coef=0.0, q_weight=1.0), data,
+                         progress=False)
+    best = min(out["history"], key=lambda h: h["value_loss"])
+    assert out["best_epoch"] == best["epoch"]  # chosen by the value loss alone
+    assert best["value_loss"] < 0.5 * out["before"]["value_loss"], out
 
 
 def test_the_distilled_checkpoint_is_an_alphazero_one(tmp_path):
