@@ -60,7 +60,8 @@ class Args:
     workers: int = field(default=2, metadata={"help": "processes playing the games"})
     time_limit: float = field(default=0.0, metadata={"help": "stop starting games after this many seconds "
                                                             "(0: no limit); the finished ones are kept"})
-    data: str = field(default="", metadata={"help": "train on this expert_data.npz instead of playing games"})
+    data: str = field(default="", metadata={"help": "train on this expert_data.npz instead of playing games "
+                                                   "(several: comma-separated, concatenated in order)"})
     decks: str = field(default="", metadata={"help": "comma-separated decks to draw from (default: all presets)"})
     mode: str = field(default="attrition", metadata={"help": "attrition or essence_duel"})
     init: str = field(default="", metadata={"help": "start from this AlphaZero checkpoint or export ('shipped': "
@@ -220,6 +221,26 @@ def load_data(path: str) -> dict:
     return data
 
 
+def load_many(paths: str) -> dict:
+    """The expert data of comma-separated ``paths``, concatenated in order. Game numbers are offset
+    so that games of different files stay apart (the held-out split is by game); ``meta`` lists each
+    file's and adds up the games."""
+    parts = [load_data(p) for p in paths.split(",") if p]
+    if not parts:
+        raise ValueError("no expert data file given")
+    if len(parts) == 1:
+        return parts[0]
+    out, offset = {k: [] for k in _COLUMNS}, 0
+    for part in parts:
+        for k in _COLUMNS:
+            out[k].append(part[k] + offset if k == "game" else part[k])
+        offset += int(part["game"].max()) + 1 if len(part["game"]) else 0
+    data = {k: np.concatenate(v) for k, v in out.items()}
+    data["meta"] = {"files": [p["meta"] for p in parts],
+                    "games": sum(int(p["meta"].get("games", 0)) for p in parts)}
+    return data
+
+
 # ---------------------------------------------------------------------------
 # Distillation.
 
@@ -343,7 +364,7 @@ def _save(path: str, net, args: Args, state: dict) -> None:
 def train(args: Args, progress: bool = True) -> dict:
     """Games (or ``--data``), then distillation."""
     if args.data:
-        data = load_data(args.data)
+        data = load_many(args.data)
         print(f"loaded {len(data['z'])} positions of {data['meta'].get('games', '?')} games from {args.data}",
               flush=True)
     else:

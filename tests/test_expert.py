@@ -50,6 +50,15 @@ def test_the_data_does_not_depend_on_the_worker_count(tmp_path):
     assert loaded["meta"]["games"] == 4 and loaded["meta"]["bot"] == "mcts-12"
     assert loaded["meta"]["p0_wins"] + loaded["meta"]["p1_wins"] + loaded["meta"]["draws"] == 4
     assert np.array_equal(loaded["policy"], one["policy"])
+    # Several files concatenate in order, their games kept apart.
+    both = expert.load_many(f"{tmp_path / 'a.npz'},{tmp_path / 'b.npz'}")
+    assert len(both["z"]) == 2 * len(one["z"]) and both["meta"]["games"] == 8
+    assert list(np.unique(both["game"])) == list(range(8))
+    for k in ("obs", "policy", "q"):
+        assert np.array_equal(both[k], np.concatenate([one[k], two[k]])), k
+    assert expert.load_many(str(tmp_path / "a.npz"))["meta"]["games"] == 4
+    with pytest.raises(FileNotFoundError, match="no expert data"):
+        expert.load_many(f"{tmp_path / 'a.npz'},{tmp_path / 'missing.npz'}")
 
 
 def test_a_time_limit_keeps_a_prefix_of_the_games(tmp_path):
