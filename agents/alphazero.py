@@ -39,8 +39,6 @@ from essence_wars.search import ROLLOUT_POLICIES, Search, SearchConfig
 
 OBS_SIZE, NUM_ACTIONS = core.OBS_SIZE, core.NUM_ACTIONS
 
-#: The network shipped with the package (``az:shipped@N`` in ``essence-wars eval``;
-#: trained by the command in docs/ALPHAZERO.md, exported by :func:`export_network`).
 #: The playouts' names: a policy of ``essence_wars.search.ROLLOUT_POLICIES``, and with ``-det`` the
 #: same policy on a fresh deal of the undrawn cards (``SearchConfig.rollout_determinized``).
 PLAYOUTS = ROLLOUT_POLICIES + tuple(f"{p}-det" for p in ROLLOUT_POLICIES)
@@ -54,6 +52,8 @@ def playout_config(name: str) -> dict:
     return {"rollout_policy": policy, "rollout_determinized": bool(det)}
 
 
+#: The network shipped with the package (``az:shipped@N`` in ``essence-wars eval``;
+#: trained by the command in docs/ALPHAZERO.md, exported by :func:`export_network`).
 SHIPPED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "alphazero_essence_wars.pt")
 
 

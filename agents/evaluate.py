@@ -492,9 +492,10 @@ def configure_eval(p: argparse.ArgumentParser) -> None:
                         "network searching N simulations per move; N = 0 plays its policy head's most likely "
                         "legal action with no search; az:shipped@N is the packaged one; "
                         "az:PATH@N,rollout=W mixes a random playout into each leaf's value with weight W, and "
-                        "az:PATH@N,rollout=W,playout=greedy the greedy bot's playout (playout=random-det or greedy-det: "
-                        "on a fresh deal of the undrawn cards, blind to the deck order); ,c_puct=C sets the search's "
-                        "exploration constant, default 1.25; ,reuse=1 keeps each game's tree between decisions) "
+                        "az:PATH@N,rollout=W,playout=greedy the greedy bot's playout (playout=random-det or "
+                        "greedy-det: on a fresh deal of the undrawn cards, blind to the deck order); ,c_puct=C sets "
+                        "the search's exploration constant, default 1.25; ,reuse=1 keeps each game's tree between "
+                        "decisions) "
                         "or a bot name (default: shipped)")
     p.add_argument("--opponent", nargs="+", default=["greedy"],
                    help="one or more opponents: bot names (random, greedy, mcts-N, mcts-N-greedy, either MCTS form "
