@@ -64,8 +64,9 @@ class PriorMix:
 def agent(az_path: str = alphazero.SHIPPED, ppo_path=SHIPPED, simulations: int = 100, **mix) -> alphazero.SearchAgent:
     """A :class:`agents.alphazero.SearchAgent` whose leaves a :class:`PriorMix` evaluates."""
     net = alphazero.load_network(az_path)
-    a = alphazero.SearchAgent(net, simulations, name=f"prior-{mix.get('prior', 'ppo')}-value-{mix.get('value', 'az')}")
-    a.evaluate = PriorMix(net, network_from_checkpoint(load_checkpoint(ppo_path)), **mix)
+    evaluate = PriorMix(net, network_from_checkpoint(load_checkpoint(ppo_path)), **mix)
+    a = alphazero.SearchAgent(net, simulations, name=f"prior-{evaluate.prior}-value-{evaluate.value}")
+    a.evaluate = evaluate
     return a
 
 

@@ -731,12 +731,8 @@ pub extern "C" fn ew_search_leaf_afterstates(
 ) -> EwStatus {
     guard(|| {
         let s = search_mut(search)?;
-        if !s.awaiting_evaluation() {
-            return fail(
-                EW_ERR_BAD_ARGUMENT,
-                "no leaves await evaluation: call ew_search_select (and get leaves) first",
-            );
-        }
+        // Before the buffers are sized: without pending leaves their size means nothing.
+        s.check_pending("ew_search_leaf_afterstates")?;
         let rows = s.leaf_afterstate_rows();
         let o = out_buf(obs, obs_len, rows * OBS_SIZE, "afterstate obs")?;
         let r = out_buf(result, result_len, rows, "afterstate result")?;

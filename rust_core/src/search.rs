@@ -803,6 +803,14 @@ impl Search {
         self.awaiting
     }
 
+    /// Refuses `what` unless a `select` found leaves that await `expand`.
+    pub fn check_pending(&self, what: &str) -> Result<(), SearchError> {
+        if !self.awaiting {
+            return bad(format!("no leaves await evaluation: call select (and get leaves) before {what}"));
+        }
+        Ok(())
+    }
+
     fn check_idle(&self, what: &str) -> Result<(), SearchError> {
         if self.awaiting {
             return bad(format!("cannot {what} while leaves await evaluation: call expand first"));
@@ -906,9 +914,7 @@ impl Search {
     /// `select` that found leaves and its `expand`; the trees are not changed.
     /// Returns the number of rows.
     pub fn leaf_afterstates(&self, obs_out: &mut [f32], result_out: &mut [f32]) -> Result<usize, SearchError> {
-        if !self.awaiting {
-            return bad("no leaves await evaluation: call select (and get leaves) before leaf_afterstates");
-        }
+        self.check_pending("leaf_afterstates")?;
         let rows = self.leaf_afterstate_rows();
         check_len("afterstate obs", obs_out.len(), rows * OBS_SIZE)?;
         check_len("afterstate result", result_out.len(), rows)?;
@@ -926,9 +932,7 @@ impl Search {
     /// Other rows are not read. Refused (nothing changed) if no leaves are
     /// pending or a flagged row has a non-finite value or legal-action prior.
     pub fn expand(&mut self, priors: &[f32], values: &[f32]) -> Result<(), SearchError> {
-        if !self.awaiting {
-            return bad("no leaves await evaluation: call select (and get leaves) before expand");
-        }
+        self.check_pending("expand")?;
         let rows = self.rows();
         check_len("priors", priors.len(), rows * NUM_ACTIONS)?;
         check_len("values", values.len(), rows)?;
